@@ -1,0 +1,83 @@
+"""The ``modelcollapse`` command. Thin: parse arguments, load config, call the library.
+
+User errors print one line and exit with code 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from modelcollapse import __version__
+from modelcollapse.errors import ModelCollapseError
+
+app = typer.Typer(
+    name="modelcollapse",
+    help=(
+        "Simulate, measure and guard against model collapse.\n\n"
+        "Examples:\n\n"
+        "  modelcollapse demo\n\n"
+        "  modelcollapse simulate examples/gaussian_mle.yaml --out runs/gauss\n\n"
+        "  modelcollapse datasets"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelcollapse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Simulate, measure and guard against model collapse."""
+
+
+def _register_commands() -> None:
+    from modelcollapse.cli import datasets, demo, simulate
+
+    app.command("simulate")(simulate.simulate)
+    app.command("demo")(demo.demo)
+    app.command("datasets")(datasets.datasets)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        app(args=argv, prog_name="modelcollapse", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (ModelCollapseError, FileNotFoundError, PermissionError) as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

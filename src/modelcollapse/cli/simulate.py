@@ -1,0 +1,43 @@
+"""``modelcollapse simulate``: run a recursive-training experiment from a YAML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+
+def simulate(
+    config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --out."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a config key, e.g. --set generations=20 --set policy.kind=accumulate"
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Train generation after generation on the previous generation's output.
+
+    Writes config.yaml, metrics.parquet (generation, replicate, metric, value), summary.json and
+    per-generation checkpoints to --out. Results do not depend on --workers, and a run killed at
+    any point continues with --resume to the same metrics.parquet.
+
+    Examples:
+
+      modelcollapse simulate examples/gaussian_mle.yaml --out runs/gauss
+
+      modelcollapse simulate examples/ngram_kjv.yaml --out runs/kjv --set policy.kind=accumulate
+
+      modelcollapse simulate examples/gmm.yaml --out runs/gmm --workers 2 --resume
+    """
+    from modelcollapse.cli.summary_table import summary_table
+    from modelcollapse.loop.config import load_config
+    from modelcollapse.loop.runner import run_experiment
+
+    cfg = load_config(config, overrides=set_)
+    console = Console()
+    result = run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
+    console.print(summary_table(out, title=f"{cfg.name}: {cfg.policy.kind}"))
+    console.print(f"[green]wrote[/green] {out}")

@@ -1,0 +1,41 @@
+"""A rich table of a run's metrics: first versus last generation, across replicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from rich.table import Table
+
+
+def _fmt(x: float) -> str:
+    if not np.isfinite(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def summary_table(run_dir: Path, *, title: str) -> Table:
+    """Mean ± sd and median over replicates at generation 0 and the last generation."""
+    t = pq.read_table(Path(run_dir) / "metrics.parquet")
+    gen = t.column("generation").to_numpy()
+    metric = np.asarray(t.column("metric").to_pylist())
+    value = t.column("value").to_numpy()
+    last = int(gen.max())
+    table = Table(title=title)
+    table.add_column("metric", style="bold")
+    for g in (0, last):
+        table.add_column(f"gen {g}: mean ± sd", justify="right")
+        table.add_column(f"gen {g}: median", justify="right")
+    for name in dict.fromkeys(metric.tolist()):
+        row = [name]
+        for g in (0, last):
+            v = value[(metric == name) & (gen == g)]
+            v = v[~np.isnan(v)]
+            if v.size == 0:
+                row += ["nan", "nan"]
+                continue
+            sd = v.std(ddof=1) if v.size > 1 else 0.0
+            row += [f"{_fmt(v.mean())} ± {_fmt(sd)}", _fmt(float(np.median(v)))]
+        table.add_row(*row)
+    return table
