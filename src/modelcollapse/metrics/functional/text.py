@@ -1,0 +1,178 @@
+"""Sample-based text metrics: vocabulary size, unigram entropy, distinct-n, rare-word recall.
+
+Collapsing language models narrow their output: vocabulary and entropy fall, repetition rises
+(distinct-n falls) and rare words vanish first (Shumailov et al. 2024, Nature 631, Sec. 4;
+Guo et al. 2024, "The curious decline of linguistic diversity: training language models on
+synthetic text", NAACL Findings). Documents are tokenized with
+:func:`modelcollapse.data.tokenize.tokenize` unless a ``tokenizer`` is passed.
+
+Mergeable states for the streaming classes: a token :class:`~collections.Counter` (vocabulary
+and entropy) and an :class:`NgramState` (distinct-n). Empty input (no documents) raises
+DataError; documents without any token give NaN for the ratio metrics, which are undefined then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from modelcollapse.errors import InvalidParameterError
+from modelcollapse.metrics.functional.discrete import entropy
+from modelcollapse.metrics.functional.validation import as_documents, check_int
+
+Tokenizer = Callable[[str], list[str]]
+
+
+def _tokenizer(tokenizer: Tokenizer | None) -> Tokenizer:
+    if tokenizer is not None:
+        return tokenizer
+    # Imported here so the metric modules do not pull the data package in at import time.
+    from modelcollapse.data.tokenize import tokenize
+
+    return tokenize
+
+
+def tokenize_documents(
+    docs: Any, tokenizer: Tokenizer | None = None, *, min_docs: int = 1
+) -> list[list[str]]:
+    """Each document as its list of tokens."""
+    tok = _tokenizer(tokenizer)
+    return [tok(doc) for doc in as_documents(docs, min_docs=min_docs)]
+
+
+# -- unigrams -------------------------------------------------------------------------------
+def token_counter(tokenized: Iterable[list[str]]) -> Counter[str]:
+    """Token frequencies over tokenized documents (the mergeable unigram state)."""
+    counts: Counter[str] = Counter()
+    for tokens in tokenized:
+        counts.update(tokens)
+    return counts
+
+
+def merge_token_counters(a: Counter[str], b: Counter[str]) -> Counter[str]:
+    """Add ``b``'s frequencies to ``a`` in place (never modifies ``b``); returns ``a``."""
+    a.update(b)
+    return a
+
+
+def unigram_counts(docs: Any, tokenizer: Tokenizer | None = None) -> Counter[str]:
+    """Token frequencies of the documents."""
+    return token_counter(tokenize_documents(docs, tokenizer))
+
+
+def entropy_from_counts(counts: Mapping[str, int]) -> float:
+    """Shannon entropy (nats) of the frequency distribution ``counts``; NaN when it is empty."""
+    values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if values.sum() <= 0:
+        return float("nan")
+    return entropy(values)
+
+
+def vocab_size(docs: Any, tokenizer: Tokenizer | None = None) -> int:
+    """Number of distinct tokens in the documents."""
+    return len(unigram_counts(docs, tokenizer))
+
+
+def unigram_entropy(docs: Any, tokenizer: Tokenizer | None = None) -> float:
+    """Shannon entropy ``-Σ_w f(w) ln f(w)`` (nats) of the documents' unigram frequencies ``f``.
+
+    Lower entropy means a narrower, more repetitive vocabulary (Guo et al. 2024). NaN when the
+    documents contain no token.
+    """
+    return entropy_from_counts(unigram_counts(docs, tokenizer))
+
+
+# -- distinct-n -----------------------------------------------------------------------------
+class NgramState(NamedTuple):
+    """The distinct n-grams seen and the total number of n-grams (within documents)."""
+
+    n: int
+    distinct: set[tuple[str, ...]]
+    total: int
+
+
+def ngram_state(tokenized: Iterable[list[str]], n: int = 2) -> NgramState:
+    """The :class:`NgramState` of tokenized documents; n-grams never cross documents."""
+    n = check_int("n", n, low=1)
+    distinct: set[tuple[str, ...]] = set()
+    total = 0
+    for tokens in tokenized:
+        grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
+        distinct.update(grams)
+        total += len(grams)
+    return NgramState(n, distinct, total)
+
+
+def merge_ngram_states(a: NgramState, b: NgramState) -> NgramState:
+    """Union of the distinct sets, sum of the totals (exact).
+
+    Updates ``a.distinct`` in place (a stream of batches would otherwise copy the whole set at
+    every batch) and never modifies ``b``.
+    """
+    if a.n != b.n:
+        raise InvalidParameterError(
+            f"cannot merge {a.n}-gram and {b.n}-gram states: expected equal n"
+        )
+    a.distinct.update(b.distinct)
+    return NgramState(a.n, a.distinct, a.total + b.total)
+
+
+def distinct_from_state(state: NgramState) -> float:
+    """``#distinct n-grams / #n-grams``; NaN when there is no n-gram."""
+    return len(state.distinct) / state.total if state.total else float("nan")
+
+
+def distinct_n(docs: Any, n: int = 2, tokenizer: Tokenizer | None = None) -> float:
+    """Distinct-n: distinct n-grams / total n-grams, counting n-grams within documents.
+
+    Li et al. 2016, "A Diversity-Promoting Objective Function for Neural Conversation Models"
+    (NAACL). Li et al. scale by the number of generated tokens; we divide by the number of
+    n-grams, as most later work does, so that the value lies in [0, 1] and is 1 exactly when no
+    n-gram repeats. NaN when no document has ``n`` tokens.
+    """
+    return distinct_from_state(ngram_state(tokenize_documents(docs, tokenizer), n))
+
+
+def distinct_2(docs: Any, tokenizer: Tokenizer | None = None) -> float:
+    """Distinct-2 (Li et al. 2016): distinct bigrams / total bigrams within documents."""
+    return distinct_n(docs, 2, tokenizer)
+
+
+# -- rare words -----------------------------------------------------------------------------
+def rare_words(
+    reference: Any, fraction: float = 0.5, tokenizer: Tokenizer | None = None
+) -> list[str]:
+    """The reference's rare words: the ``ceil(fraction * V)`` least frequent of its ``V`` words.
+
+    Sorted by (frequency, word), so ties are broken deterministically by the word itself.
+    """
+    if (
+        not isinstance(fraction, (int, float))
+        or isinstance(fraction, bool)
+        or not 0 < fraction <= 1
+    ):
+        raise InvalidParameterError(f"fraction: expected a number in (0, 1], got {fraction!r}")
+    counts = unigram_counts(reference, tokenizer)
+    ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]))
+    k = math.ceil(fraction * len(ranked))
+    return [word for word, _ in ranked[:k]]
+
+
+def rare_recall(
+    reference: Any, samples: Any, fraction: float = 0.5, tokenizer: Tokenizer | None = None
+) -> float:
+    """Share of the reference's rare words (bottom ``fraction`` of its vocabulary by frequency,
+    see :func:`rare_words`) that occur at least once in ``samples``.
+
+    Rare words are the tails of a text distribution, the first thing collapse removes
+    (Shumailov et al. 2024, Sec. 4). NaN when the reference has no token.
+    """
+    rare = rare_words(reference, fraction, tokenizer)
+    seen = unigram_counts(samples, tokenizer)
+    if not rare:
+        return float("nan")
+    return sum(1 for word in rare if word in seen) / len(rare)
