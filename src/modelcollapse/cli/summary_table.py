@@ -23,7 +23,7 @@ def summary_table(run_dir: Path, *, title: str) -> Table:
     value = t.column("value").to_numpy()
     last = int(gen.max())
     table = Table(title=title)
-    table.add_column("metric", style="bold")
+    table.add_column("metric", style="bold", no_wrap=True)
     for g in (0, last):
         table.add_column(f"gen {g}: mean ± sd", justify="right")
         table.add_column(f"gen {g}: median", justify="right")

@@ -1,0 +1,133 @@
+"""The command line as a user runs it: exit codes, one-line errors, real runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from modelcollapse.cli.app import main
+
+SMALL = {
+    "name": "cli-small",
+    "seed": 3,
+    "generations": 4,
+    "replicates": 3,
+    "samples_per_generation": 50,
+    "data": {"source": "gaussian", "params": {"mean": 0.0, "std": 1.0, "n": 50}},
+    "model": {"kind": "gaussian", "params": {"estimator": "mle"}},
+    "policy": {"kind": "replace"},
+    "metrics": ["variance", "variance_ratio"],
+}
+
+
+def _write(tmp_path: Path, cfg: dict, name: str = "cfg.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def _run(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    return int(exc.value.code or 0)
+
+
+def test_simulate_writes_run_store(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL)
+    out = tmp_path / "run"
+    assert _run(["simulate", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    for name in ("config.yaml", "metrics.parquet", "summary.json"):
+        assert (out / name).is_file(), name
+    table = pq.read_table(out / "metrics.parquet")
+    assert table.column_names[:4] == ["generation", "replicate", "metric", "value"]
+    # generations 0..4, 3 replicates, 2 metrics
+    assert table.num_rows == 5 * 3 * 2
+    json.loads((out / "summary.json").read_text())
+    assert "variance_ratio" in capsys.readouterr().out
+
+
+def test_set_overrides_config(tmp_path):
+    cfg = _write(tmp_path, SMALL)
+    out = tmp_path / "run"
+    argv = ["simulate", str(cfg), "--out", str(out), "--no-progress", "--set", "generations=2"]
+    assert _run(argv) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["generations"] == 2
+    assert pq.read_table(out / "metrics.parquet").column("generation").to_numpy().max() == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"policy": {"kind": "replce"}}, "did you mean 'replace'"),
+        ({"generations": "many"}, "generations"),
+        ({"data": {"source": "gausian"}}, "did you mean 'gaussian'"),
+        ({"model": {"kind": "gausian"}}, "did you mean 'gaussian'"),
+        ({"polcy": {"kind": "replace"}}, "did you mean 'policy'"),
+    ],
+)
+def test_invalid_config_is_one_line_exit_2(tmp_path, capsys, change, expected):
+    cfg = _write(tmp_path, {**SMALL, **change})
+    code = _run(["simulate", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: ")
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert _run(["simulate", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "r")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_malformed_yaml_names_line(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ngenerations: [1, 2\nseed: 0\n", encoding="utf-8")
+    assert _run(["simulate", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "invalid YAML" in err
+
+
+def test_debug_shows_traceback(tmp_path):
+    cfg = _write(tmp_path, {**SMALL, "policy": {"kind": "replce"}})
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelcollapse.cli.app", "--debug", "simulate", str(cfg), "--out",
+         str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
+
+
+def test_help_shows_examples(capsys):
+    assert _run(["simulate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "modelcollapse simulate examples/" in out
+    assert "--resume" in out and "--workers" in out and "--set" in out
+
+
+def test_datasets_lists_sizes(capsys):
+    assert _run(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "kjv" in out and "31,103" in out
+    assert "digits" in out and "1,797" in out
+
+
+def test_examples_are_valid_configs():
+    from modelcollapse.loop.config import load_config
+
+    examples = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.yaml"))
+    assert len(examples) >= 7
+    for path in examples:
+        load_config(path)
