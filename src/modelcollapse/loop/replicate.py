@@ -1,0 +1,168 @@
+"""One replicate of the general engine: fit, sample, measure, compose, generation after generation.
+
+For replicate ``r`` of an experiment with seed ``s`` and ``G = cfg.generations``:
+
+- generation 0: ``model_0`` = a fresh clone of the template fitted on the real training data;
+- generation ``g >= 1``: ``model_g`` = a fresh clone fitted on
+  ``policy.compose(real, history, g, ...)``, where ``history[i]`` is the (admitted) synthetic
+  set of generation ``i``;
+- every generation draws ``N = samples_per_generation`` samples from its model, computes the
+  metrics on ``(model, samples)`` and appends the admitted samples to the history.
+
+``generations: G`` therefore means generations ``0..G``: ``G + 1`` fitted models, ``G`` of them
+trained on synthetic data. All randomness comes from ``rng.stream(s, r, g, role)``, so a
+replicate's results depend neither on other replicates nor on where or when it runs, and a
+resumed replicate continues with exactly the numbers an uninterrupted one would draw. Each
+generation ends with an atomic checkpoint (model state, admitted samples, metric values, policy
+counts), from which :func:`run_replicate` continues after a kill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcollapse import generators
+from modelcollapse.errors import InvalidParameterError
+from modelcollapse.generators.base import Generator
+from modelcollapse.loop.config import ExperimentConfig
+from modelcollapse.loop.data_ops import length
+from modelcollapse.loop.policies import PolicyContext
+from modelcollapse.loop.policies import build as build_policy
+from modelcollapse.loop.policies.base import counts_for
+from modelcollapse.loop.store import RunStore
+from modelcollapse.rng import Role, stream
+
+
+@dataclass
+class ReplicateResult:
+    """Metric rows and policy counts of one replicate, generation by generation."""
+
+    replicate: int
+    metrics: list[dict[str, float]] = field(default_factory=list)  # index = generation
+    counts: list[dict[str, int]] = field(default_factory=list)
+    resumed_from: int = 0  # first generation computed in this call
+
+
+def build_template(cfg: ExperimentConfig, real: Any) -> Generator:
+    """The unfitted model every generation clones, checked against the data kind.
+
+    A categorical model without ``n_categories`` on a categorical source gets the size of the
+    true support, so categories that vanish stay representable (and ``lost_mass`` is defined).
+    """
+    params = dict(cfg.model.params)
+    truth = getattr(real, "truth", None) or {}
+    if cfg.model.kind == "categorical" and "n_categories" not in params and "probs" in truth:
+        params["n_categories"] = int(np.asarray(truth["probs"]).shape[0])
+    template = generators.build(cfg.model.kind, params)
+    if template.data_kind != real.data_kind:
+        raise InvalidParameterError(
+            f"model.kind {cfg.model.kind!r} expects {template.data_kind} data, got "
+            f"{real.data_kind} data from data.source {cfg.data.source!r}"
+        )
+    return template
+
+
+def metric_names(cfg: ExperimentConfig, data_kind: str) -> list[str]:
+    """The configured metrics (validated) or the data kind's defaults."""
+    from modelcollapse.metrics import registry
+
+    names = list(cfg.metrics) or list(registry.default_metrics(data_kind))
+    for name in names:
+        registry.get(name, data_kind)  # raises with "did you mean" on a typo
+    return names
+
+
+def _measure(
+    names: list[str], model: Generator, samples: Any, real: Any, rng: np.random.Generator
+) -> dict[str, float]:
+    from modelcollapse.metrics.context import MetricContext
+    from modelcollapse.metrics.registry import compute
+
+    ctx = MetricContext(
+        data_kind=real.data_kind,
+        model=model,
+        samples=samples,
+        reference=real.train,
+        heldout=real.heldout,
+        truth=real.truth,
+        rng=rng,
+    )
+    return {k: float(v) for k, v in compute(names, ctx).items()}
+
+
+def run_replicate(
+    cfg: ExperimentConfig,
+    replicate: int,
+    root: str | Path,
+    *,
+    resume: bool = False,
+    on_generation: Callable[[int], None] | None = None,
+) -> ReplicateResult:
+    """Run (or finish) replicate ``replicate`` of ``cfg``, checkpointing into ``root``.
+
+    With ``resume``, every complete checkpoint of the replicate is loaded (metrics, counts and
+    the synthetic history) and the loop continues at the next generation. ``on_generation(g)``
+    is called after each generation computed here (progress bars).
+    """
+    from modelcollapse.data.sources import load_real
+
+    store = RunStore(root)
+    seed, r, n_samples = cfg.seed, int(replicate), cfg.samples_per_generation
+    real = load_real(cfg.data, seed=seed, replicate=r)
+    template = build_template(cfg, real)
+    policy = build_policy(cfg.policy.kind, cfg.policy.params)
+    names = metric_names(cfg, real.data_kind)
+
+    result = ReplicateResult(replicate=r)
+    history: list[Any] = []
+    ctx = PolicyContext(samples_per_generation=n_samples, fresh_source=real.fresh)
+    done = store.load_checkpoints(r) if resume else []
+    done = done[: cfg.generations + 1]
+    for ck in done:
+        history.append(ck.samples)
+        result.metrics.append(ck.metrics)
+        result.counts.append(ck.counts)
+    if done:
+        ctx.reference_model = template.clone().load_state_dict(done[0].model_state)
+        # Restoring the last model checks that the stored state still loads; the next
+        # generation is fitted afresh from the history, so nothing else needs it.
+        template.clone().load_state_dict(done[-1].model_state)
+    result.resumed_from = len(done)
+
+    for g in range(len(done), cfg.generations + 1):
+        if g == 0:
+            training = real.train
+            counts = counts_for(real=length(real.train))
+        else:
+            ctx.fresh_rng = stream(seed, r, g, Role.FRESH)
+            comp = policy.compose(real.train, history, g, stream(seed, r, g, Role.POLICY), ctx=ctx)
+            training, counts = comp.data, dict(comp.counts)
+        model = template.clone().fit(training, rng=stream(seed, r, g, Role.FIT))
+        if g == 0:
+            ctx.reference_model = model
+        samples = model.sample(n_samples, rng=stream(seed, r, g, Role.SAMPLE))
+        # Metrics describe what the model generates, before any selector screens it.
+        values = _measure(names, model, samples, real, stream(seed, r, g, Role.METRIC))
+        admitted = policy.admit(samples, g, ctx=ctx)
+        counts.update(admitted.counts)
+        history.append(admitted.data)
+        if cfg.save_samples:
+            store.write_samples(r, g, admitted.data, model_kind=cfg.model.kind)
+        store.write_checkpoint(
+            r,
+            g,
+            model_state=model.state_dict(),
+            samples=admitted.data,
+            metrics=values,
+            counts=counts,
+        )
+        result.metrics.append(values)
+        result.counts.append(counts)
+        if on_generation is not None:
+            on_generation(g)
+    return result

@@ -1,0 +1,395 @@
+"""The run store: everything a run writes to its directory, written so a kill loses nothing.
+
+Layout of ``DIR``::
+
+    config.yaml                       resolved config (with the seed), written first
+    metrics.parquet                   generation, replicate, metric, value (long format)
+    summary.json                      statistics over replicates, wall time, counts, kinds
+    samples/rep_XXXXX/gen_XXXX.npy    synthetic sets, when save_samples (.jsonl for text)
+    checkpoints/rep_XXXXX/gen_XXXX.npz    general engine: one per replicate and generation
+    checkpoints/gen_XXXX.npz              vectorised engine: all replicates of a generation
+
+Every file is written atomically: to a temporary file in the same directory (``.NAME.tmp-PID``),
+flushed and fsync-ed, then renamed over the final name with ``os.replace`` (atomic on POSIX and
+Windows). A file with its final name is therefore complete; a
+kill leaves at most a temporary file, which :meth:`RunStore.clean_temporaries` removes. Arrays
+are ``.npz`` read back with ``allow_pickle=False``: no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from modelcollapse.errors import InvalidParameterError
+from modelcollapse.loop.config import ExperimentConfig, dump_config, parse_config
+
+_GEN_FILE = re.compile(r"^gen_(\d{4,})\.npz$")
+# Ours are ".NAME.tmp-PID"; data.writers (used for text samples) writes ".NAME.XXXX.tmp".
+_TMP_FILE = re.compile(r"^\..+\.tmp(-\d+)?$")
+
+METRICS_SCHEMA = pa.schema(
+    [
+        ("generation", pa.int64()),
+        ("replicate", pa.int64()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
+
+# -- atomic writes ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[io.BufferedWriter]:
+    """Open a temporary file next to ``path``; on success fsync it and rename it to ``path``.
+
+    The directory is not fsync-ed: if a power failure loses the rename, the file is simply
+    missing and its generation is recomputed on resume; fsync-ing the file before the rename is
+    what guarantees a final name never points at partial content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as fh:
+        fh.write(data)
+
+
+def atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez`` (uncompressed: checkpoints are written every generation) atomically."""
+    for key, value in arrays.items():
+        if np.asarray(value).dtype == object:
+            raise InvalidParameterError(
+                f"checkpoint {path.name}: expected plain arrays, got an object array for {key!r}"
+            )
+    with atomic_file(path) as fh:
+        np.savez(fh, **arrays)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """All arrays of an ``.npz`` file (never unpickling), or None when it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
+        return None
+
+
+def text_array(docs: list[str]) -> np.ndarray:
+    """Documents as a fixed-width unicode (``<U``) array, which loads without pickle."""
+    return np.array(docs, dtype=str) if docs else np.zeros(0, dtype="<U1")
+
+
+# -- metric tables --------------------------------------------------------------------------------
+def metrics_table(
+    generation: np.ndarray,
+    replicate: np.ndarray,
+    metric_index: np.ndarray,
+    names: list[str],
+    value: np.ndarray,
+    *,
+    assume_sorted: bool = False,
+) -> pa.Table:
+    """The long-format metrics table, sorted by replicate, generation, metric name.
+
+    ``metric_index`` indexes ``names``; building the string column from a dictionary keeps
+    millions of rows fast (no Python string per row). ``assume_sorted`` skips the sort when the
+    caller built the rows in order (the vectorised engine's millions of rows).
+    """
+    names_sorted = sorted(names)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(np.asarray(names, dtype=object), kind="stable")] = np.arange(len(names))
+    code = rank[np.asarray(metric_index, dtype=np.int64)]
+    generation = np.asarray(generation, dtype=np.int64)
+    replicate = np.asarray(replicate, dtype=np.int64)
+    order = None if assume_sorted else np.lexsort((code, generation, replicate))
+    if order is not None and not np.array_equal(order, np.arange(order.size)):
+        generation, replicate, code = generation[order], replicate[order], code[order]
+        value = np.asarray(value)[order]
+    metric = pa.DictionaryArray.from_arrays(
+        pa.array(code.astype(np.int32)), pa.array(names_sorted, type=pa.string())
+    ).cast(pa.string())
+    return pa.Table.from_arrays(
+        [
+            pa.array(generation),
+            pa.array(replicate),
+            metric,
+            pa.array(np.asarray(value, dtype=np.float64)),
+        ],
+        schema=METRICS_SCHEMA,
+    )
+
+
+@dataclass
+class Checkpoint:
+    """One replicate's generation, as the general engine stores it."""
+
+    generation: int
+    model_state: dict[str, np.ndarray]
+    samples: Any
+    metrics: dict[str, float]
+    counts: dict[str, int]
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+class RunStore:
+    """Reads and writes one run directory (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.parquet"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    def replicate_dir(self, replicate: int) -> Path:
+        return self.checkpoint_dir / f"rep_{replicate:05d}"
+
+    def samples_dir(self, replicate: int) -> Path:
+        return self.root / "samples" / f"rep_{replicate:05d}"
+
+    # -- config --------------------------------------------------------------------------------
+    def prepare(self, cfg: ExperimentConfig, *, resume: bool) -> bool:
+        """Write ``config.yaml`` (new run) or check it against ``cfg`` (resume).
+
+        Returns True when an earlier run is being resumed. A directory that already holds a run
+        is refused unless ``resume`` is set, so results are never silently mixed.
+        """
+        exists = self.config_path.is_file()
+        if exists and not resume:
+            raise InvalidParameterError(
+                f"{self.root} already holds a run (config.yaml exists); expected an empty or new "
+                "directory, or pass resume to continue it"
+            )
+        if exists:
+            self.check_config(cfg)
+            self.clean_temporaries()
+            return True
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.config_path, dump_config(cfg).encode("utf-8"))
+        return False
+
+    def check_config(self, cfg: ExperimentConfig) -> None:
+        """Refuse to resume with a config that differs from the stored one."""
+        try:
+            stored = parse_config(yaml.safe_load(self.config_path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, InvalidParameterError, UnicodeDecodeError) as exc:
+            raise InvalidParameterError(
+                f"{self.config_path}: expected the config of the run to resume, got an unreadable file ({exc})"
+            ) from None
+        old, new = _flatten(stored.model_dump(mode="json")), _flatten(cfg.model_dump(mode="json"))
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                raise InvalidParameterError(
+                    f"cannot resume {self.root}: config key {key!r} differs (stored "
+                    f"{old.get(key)!r}, given {new.get(key)!r}); expected the same config as the "
+                    "interrupted run"
+                )
+
+    def clean_temporaries(self) -> int:
+        """Remove temporary files left by a killed writer; returns how many were removed."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for path in self.root.rglob(".*.tmp*"):
+            if path.is_file() and _TMP_FILE.match(path.name):
+                path.unlink()
+                removed += 1
+        return removed
+
+    # -- general engine checkpoints ------------------------------------------------------------
+    def write_checkpoint(
+        self,
+        replicate: int,
+        generation: int,
+        *,
+        model_state: Mapping[str, np.ndarray],
+        samples: Any,
+        metrics: Mapping[str, float],
+        counts: Mapping[str, int],
+    ) -> Path:
+        """Write ``checkpoints/rep_XXXXX/gen_XXXX.npz`` atomically."""
+        names = sorted(metrics)
+        count_names = sorted(counts)
+        arrays: dict[str, np.ndarray] = {
+            f"model/{k}": np.asarray(v) for k, v in model_state.items()
+        }
+        arrays.update(
+            generation=np.asarray(generation, dtype=np.int64),
+            samples=text_array(samples) if isinstance(samples, list) else np.asarray(samples),
+            samples_is_text=np.asarray(isinstance(samples, list)),
+            metric_names=np.asarray(names, dtype=str) if names else np.zeros(0, dtype="<U1"),
+            metric_values=np.asarray([metrics[k] for k in names], dtype=np.float64),
+            count_names=np.asarray(count_names, dtype=str)
+            if count_names
+            else np.zeros(0, dtype="<U1"),
+            count_values=np.asarray([counts[k] for k in count_names], dtype=np.int64),
+        )
+        path = self.replicate_dir(replicate) / f"gen_{generation:04d}.npz"
+        atomic_savez(path, arrays)
+        return path
+
+    def load_checkpoints(self, replicate: int) -> list[Checkpoint]:
+        """The replicate's complete checkpoints, generations 0, 1, ... without gaps.
+
+        Reading stops at the first missing or unreadable file; that file and any later ones are
+        deleted, since the generations after a gap are recomputed anyway.
+        """
+        out: list[Checkpoint] = []
+        for g, path in self._generation_files(self.replicate_dir(replicate)):
+            arrays = load_npz(path) if g == len(out) else None
+            if arrays is None or int(arrays.get("generation", -1)) != g:
+                self._drop_from(self.replicate_dir(replicate), g)
+                break
+            is_text = bool(arrays["samples_is_text"])
+            samples = arrays["samples"].tolist() if is_text else arrays["samples"]
+            out.append(
+                Checkpoint(
+                    generation=g,
+                    model_state={k[6:]: v for k, v in arrays.items() if k.startswith("model/")},
+                    samples=samples,
+                    metrics=dict(
+                        zip(
+                            arrays["metric_names"].tolist(),
+                            arrays["metric_values"].tolist(),
+                            strict=True,
+                        )
+                    ),
+                    counts=dict(
+                        zip(
+                            arrays["count_names"].tolist(),
+                            (int(c) for c in arrays["count_values"]),
+                            strict=True,
+                        )
+                    ),
+                )
+            )
+        return out
+
+    # -- vectorised engine checkpoints ---------------------------------------------------------
+    def write_generation(self, generation: int, arrays: Mapping[str, np.ndarray]) -> Path:
+        """Write ``checkpoints/gen_XXXX.npz`` (all replicates of a generation) atomically."""
+        path = self.checkpoint_dir / f"gen_{generation:04d}.npz"
+        atomic_savez(path, {**arrays, "generation": np.asarray(generation, dtype=np.int64)})
+        return path
+
+    def load_generations(self) -> list[dict[str, np.ndarray]]:
+        """The vectorised engine's complete checkpoints, generations 0, 1, ... without gaps."""
+        out: list[dict[str, np.ndarray]] = []
+        for g, path in self._generation_files(self.checkpoint_dir):
+            arrays = load_npz(path) if g == len(out) else None
+            if arrays is None or int(arrays.get("generation", -1)) != g:
+                self._drop_from(self.checkpoint_dir, g)
+                break
+            out.append(arrays)
+        return out
+
+    @staticmethod
+    def _generation_files(folder: Path) -> list[tuple[int, Path]]:
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in folder.iterdir():
+            m = _GEN_FILE.match(path.name)
+            if m and path.is_file():
+                found.append((int(m.group(1)), path))
+        return sorted(found)
+
+    def _drop_from(self, folder: Path, generation: int) -> None:
+        for g, path in self._generation_files(folder):
+            if g >= generation:
+                path.unlink()
+
+    # -- samples, metrics, summary -------------------------------------------------------------
+    def write_samples(
+        self, replicate: int, generation: int, samples: Any, *, model_kind: str
+    ) -> Path:
+        """``samples/rep_XXXXX/gen_XXXX.npy``, or ``.jsonl`` of Documents for text.
+
+        Text documents carry provenance ``{source: synthetic, generator: model kind,
+        generation: g}`` under ``metadata["provenance"]``.
+        """
+        folder = self.samples_dir(replicate)
+        if isinstance(samples, list):
+            from modelcollapse.data.document import Document, provenance
+            from modelcollapse.data.writers import write_jsonl
+
+            docs = (
+                Document(
+                    id=f"rep{replicate:05d}-gen{generation:04d}-{i:06d}",
+                    text=text,
+                    metadata={
+                        "provenance": provenance(
+                            text, source="synthetic", generator=model_kind, generation=generation
+                        )
+                    },
+                )
+                for i, text in enumerate(samples)
+            )
+            path = folder / f"gen_{generation:04d}.jsonl"
+            write_jsonl(docs, path)
+            return path
+        path = folder / f"gen_{generation:04d}.npy"
+        with atomic_file(path) as fh:
+            np.save(fh, np.asarray(samples), allow_pickle=False)
+        return path
+
+    def write_metrics(self, table: pa.Table) -> None:
+        """``metrics.parquet``, atomically."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        atomic_write_bytes(self.metrics_path, sink.getvalue().to_pybytes())
+
+    def read_metrics(self) -> pa.Table:
+        return pq.read_table(self.metrics_path)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """``summary.json``, atomically (non-finite numbers are written as null)."""
+        text = json.dumps(summary, indent=2, allow_nan=False, sort_keys=False)
+        atomic_write_bytes(self.summary_path, (text + "\n").encode("utf-8"))
