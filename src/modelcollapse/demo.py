@@ -91,10 +91,12 @@ def _summarise(run_dir: Path, metric: str, generations: tuple[int, ...], stat: s
     return [float(reduce(value[(name == metric) & (gen == g)])) for g in generations]
 
 
-def _table(part: DemoPart, runs: dict[str, Path]) -> tuple[Table, dict[tuple[str, str], list[float]]]:
+def _table(
+    part: DemoPart, runs: dict[str, Path]
+) -> tuple[Table, dict[tuple[str, str], list[float]]]:
     table = Table(title=part.title, title_justify="left")
-    table.add_column("metric", style="bold")
-    table.add_column("policy")
+    table.add_column("metric", style="bold", no_wrap=True)
+    table.add_column("policy", no_wrap=True)
     for g in part.generations_shown:
         table.add_column(f"gen {g}", justify="right")
     values: dict[tuple[str, str], list[float]] = {}
@@ -108,7 +110,9 @@ def _table(part: DemoPart, runs: dict[str, Path]) -> tuple[Table, dict[tuple[str
     return table, values
 
 
-def run_demo(out: Path | None = None, *, progress: bool = True, console: Console | None = None) -> dict:
+def run_demo(
+    out: Path | None = None, *, progress: bool = True, console: Console | None = None
+) -> dict:
     """Run both parts under every policy; print the tables; return the summarised values."""
     console = console or Console()
     start = time.perf_counter()

@@ -100,8 +100,16 @@ def test_malformed_yaml_names_line(tmp_path, capsys):
 def test_debug_shows_traceback(tmp_path):
     cfg = _write(tmp_path, {**SMALL, "policy": {"kind": "replce"}})
     proc = subprocess.run(
-        [sys.executable, "-m", "modelcollapse.cli.app", "--debug", "simulate", str(cfg), "--out",
-         str(tmp_path / "r")],
+        [
+            sys.executable,
+            "-m",
+            "modelcollapse.cli.app",
+            "--debug",
+            "simulate",
+            str(cfg),
+            "--out",
+            str(tmp_path / "r"),
+        ],
         capture_output=True,
         text=True,
         check=False,

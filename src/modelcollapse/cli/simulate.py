@@ -14,7 +14,9 @@ def simulate(
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --out."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
     set_: list[str] = typer.Option(
-        [], "--set", help="Override a config key, e.g. --set generations=20 --set policy.kind=accumulate"
+        [],
+        "--set",
+        help="Override a config key, e.g. --set generations=20 --set policy.kind=accumulate",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
@@ -38,6 +40,6 @@ def simulate(
 
     cfg = load_config(config, overrides=set_)
     console = Console()
-    result = run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
+    run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
     console.print(summary_table(out, title=f"{cfg.name}: {cfg.policy.kind}"))
     console.print(f"[green]wrote[/green] {out}")

@@ -39,9 +39,7 @@ class Generator(ABC):
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind == p.KEYWORD_ONLY
+            p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY
         ]
 
     def get_params(self) -> dict[str, Any]:

@@ -67,7 +67,11 @@ def _format_validation_error(exc: ValidationError) -> str:
             parent = getattr(field, "annotation", None) if field else None
             if parent is None:
                 break
-        fields = list(parent.model_fields) if parent is not None and hasattr(parent, "model_fields") else []
+        fields = (
+            list(parent.model_fields)
+            if parent is not None and hasattr(parent, "model_fields")
+            else []
+        )
         return f"config key {key!r} is not allowed{did_you_mean(str(err['loc'][-1]), fields)}; expected one of {', '.join(fields)}"
     if kind == "missing":
         return f"config key {key!r} is required but missing"
@@ -121,7 +125,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InvalidParameterError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise InvalidParameterError(
+            f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     except UnicodeDecodeError:
         raise InvalidParameterError(f"{path}: expected UTF-8 text") from None
     if raw is None:
