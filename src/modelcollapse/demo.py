@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from modelcollapse.loop.config import ExperimentConfig, parse_config
+from modelcollapse.loop.results import Metrics
 from modelcollapse.loop.runner import run_experiment
 
 POLICIES: dict[str, dict] = {
@@ -83,12 +83,9 @@ def _config(part: DemoPart, name: str, policy: dict) -> ExperimentConfig:
 
 
 def _summarise(run_dir: Path, metric: str, generations: tuple[int, ...], stat: str) -> list[float]:
-    t = pq.read_table(run_dir / "metrics.parquet")
-    gen = t.column("generation").to_numpy()
-    name = np.asarray(t.column("metric").to_pylist())
-    value = t.column("value").to_numpy()
+    m = Metrics.read(run_dir)
     reduce = np.nanmedian if stat == "median" else np.nanmean
-    return [float(reduce(value[(name == metric) & (gen == g)])) for g in generations]
+    return [float(reduce(m.values(metric, g))) for g in generations]
 
 
 def _table(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from rich.table import Table
+
+from modelcollapse.loop.results import Metrics
 
 
 def _fmt(x: float) -> str:
@@ -17,20 +18,17 @@ def _fmt(x: float) -> str:
 
 def summary_table(run_dir: Path, *, title: str) -> Table:
     """Mean ± sd and median over replicates at generation 0 and the last generation."""
-    t = pq.read_table(Path(run_dir) / "metrics.parquet")
-    gen = t.column("generation").to_numpy()
-    metric = np.asarray(t.column("metric").to_pylist())
-    value = t.column("value").to_numpy()
-    last = int(gen.max())
+    m = Metrics.read(run_dir)
+    last = m.last_generation
     table = Table(title=title)
     table.add_column("metric", style="bold", no_wrap=True)
     for g in (0, last):
         table.add_column(f"gen {g}: mean ± sd", justify="right")
         table.add_column(f"gen {g}: median", justify="right")
-    for name in dict.fromkeys(metric.tolist()):
+    for name in m.names:
         row = [name]
         for g in (0, last):
-            v = value[(metric == name) & (gen == g)]
+            v = m.values(name, g)
             v = v[~np.isnan(v)]
             if v.size == 0:
                 row += ["nan", "nan"]

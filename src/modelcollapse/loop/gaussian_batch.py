@@ -30,7 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelcollapse.generators.gaussian import cov_factor
-from modelcollapse.metrics.functional.gaussian import gaussian_tail_coverage, gaussian_w2
+from modelcollapse.metrics.functional.gaussian import (
+    TAIL_HDR_LEVEL,
+    gaussian_tail_coverage,
+    gaussian_w2,
+)
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _EPS = float(np.finfo(np.float64).eps)
@@ -179,7 +183,7 @@ def batched_metrics(
                 out[:, j] = np.nan
             else:
                 out[:, j] = gaussian_tail_coverage(
-                    real.tail_x, mean, cov, 0.99, mask=real.tail_mask
+                    real.tail_x, mean, cov, TAIL_HDR_LEVEL, mask=real.tail_mask
                 )
         else:  # pragma: no cover - supports() admits only METRICS
             raise AssertionError(f"no batched form for metric {name!r}")

@@ -82,7 +82,7 @@ def nll(ctx: MetricContext) -> float:
     higher_is_better=True,
     needs_reference=True,
     citation=_SHUMAILOV + "; Hyndman 1996, Computing and graphing highest density regions",
-    description="share of held-out real tail points inside the model's 99% highest-density region",
+    description="share of held-out real tail points inside the model's 99.9% highest-density region (about 0.95 for a model equal to the truth)",
 )
 def tail_coverage(ctx: MetricContext) -> float:
     return _tail_coverage(ctx.model, ctx.reference, ctx.heldout, ctx.samples)

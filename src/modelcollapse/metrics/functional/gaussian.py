@@ -22,6 +22,10 @@ from scipy.stats import chi2
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.metrics.functional.validation import check_level
 
+# The HDR level of tail_coverage: the outer 0.1% of the model's mass is outside, so a model
+# equal to the real distribution covers about (2% - 0.1%) / 2% = 95% of the real tail points.
+TAIL_HDR_LEVEL = 0.999
+
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -173,7 +177,7 @@ def gaussian_nll(x: Any, mean: Any, cov: Any) -> np.ndarray:
 
 
 def gaussian_tail_coverage(
-    x_tail: Any, mean: Any, cov: Any, level: float = 0.99, *, mask: Any = None
+    x_tail: Any, mean: Any, cov: Any, level: float = TAIL_HDR_LEVEL, *, mask: Any = None
 ) -> np.ndarray:
     """Share of the tail points that lie in the ``level`` highest-density region of ``N(mean, cov)``.
 

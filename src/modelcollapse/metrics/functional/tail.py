@@ -5,7 +5,7 @@ Early-stage model collapse is the loss of the tails: low-probability events disa
 Nature 631, Sec. 2). We take the held-out real points that lie in the tails of the real training
 data (:func:`~modelcollapse.metrics.functional.gaussian.tail_points`: beyond the 1st/99th
 percentiles in 1-D, beyond the 98th percentile of Mahalanobis distance for d > 1) and report the
-share of them inside the model's 99% highest-density region (HDR, Hyndman 1996, "Computing and
+share of them inside the model's 99.9% highest-density region (HDR, Hyndman 1996, "Computing and
 graphing highest density regions", The American Statistician 50(2)).
 
 The HDR ``{x: p(x) >= c}`` is closed-form for a Gaussian model (a χ² ellipsoid). For other
@@ -20,7 +20,11 @@ from typing import Any
 import numpy as np
 
 from modelcollapse.errors import DataError
-from modelcollapse.metrics.functional.gaussian import gaussian_tail_coverage, tail_points
+from modelcollapse.metrics.functional.gaussian import (
+    TAIL_HDR_LEVEL,
+    gaussian_tail_coverage,
+    tail_points,
+)
 from modelcollapse.metrics.functional.validation import (
     as_points,
     check_level,
@@ -32,7 +36,7 @@ from modelcollapse.metrics.functional.validation import (
 GAUSSIAN_KINDS = frozenset({"gaussian"})
 
 
-def hdr_threshold(log_probs: Any, level: float = 0.99) -> float:
+def hdr_threshold(log_probs: Any, level: float = TAIL_HDR_LEVEL) -> float:
     """Log-density threshold of the ``level`` HDR: the ``1 - level`` quantile of the model's
     log-density over its own samples."""
     level = check_level("level", level)
@@ -50,17 +54,18 @@ def tail_coverage(
     heldout: Any,
     samples: Any = None,
     *,
-    level: float = 0.99,
+    level: float = TAIL_HDR_LEVEL,
     q: float = 0.01,
 ) -> float:
     """Share of the held-out real tail points inside the model's ``level`` HDR.
 
     Scale: the tail points carry the outer ``2q`` (2%) of the real mass and the HDR leaves out
-    ``1 - level`` (1%), so a model equal to the real distribution scores about
-    ``(2q - (1 - level)) / 2q = 0.5``; a model with heavier tails scores more, and a collapsing
+    ``1 - level`` (0.1%), so a model equal to the real distribution scores about
+    ``(2q - (1 - level)) / 2q = 0.95``; a model with heavier tails scores more, and a collapsing
     model, whose HDR shrinks away from the real tails, falls towards 0. NaN when no held-out
     point lies in the reference's tails. ``samples`` (the model's own samples) are needed only
-    for models whose kind is not Gaussian.
+    for models whose kind is not Gaussian; with few samples their ``1 - level`` quantile is
+    close to the sample minimum, so pass at least a few thousand for a stable estimate.
     """
     level = check_level("level", level)
     ref = as_points(reference, "reference")
