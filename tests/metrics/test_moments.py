@@ -89,3 +89,14 @@ def test_registered_numeric_metrics_with_real_gaussian():
     # ~100 tail points beyond the 98% Mahalanobis quantile; 95% of the true mass there is
     # inside the 99.9% HDR, so a correct model scores about 0.95.
     assert 0.85 <= out["tail_coverage"] <= 1.0
+
+
+def test_nll_of_collapsed_gaussian_is_inf_not_an_error():
+    # A constant column makes the fitted covariance singular (as with the digits' blank pixels):
+    # held-out points off the model's support get +inf, matching the vectorised engine.
+    rng = np.random.default_rng(3)
+    ref = np.column_stack([rng.standard_normal(200), np.zeros(200)])
+    model = Gaussian().fit(ref)
+    off = np.column_stack([rng.standard_normal(50), np.full(50, 0.5)])
+    ctx = MetricContext("numeric", model, model.sample(100, rng=rng), ref, off, None, rng)
+    assert compute(["nll"], ctx)["nll"] == np.inf

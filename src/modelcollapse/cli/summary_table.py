@@ -33,7 +33,10 @@ def summary_table(run_dir: Path, *, title: str) -> Table:
             if v.size == 0:
                 row += ["nan", "nan"]
                 continue
-            sd = v.std(ddof=1) if v.size > 1 else 0.0
-            row += [f"{_fmt(v.mean())} ± {_fmt(sd)}", _fmt(float(np.median(v)))]
+            if v.size > 1 and np.isfinite(v).all():
+                mean = f"{_fmt(v.mean())} ± {_fmt(v.std(ddof=1))}"
+            else:
+                mean = _fmt(v.mean())
+            row += [mean, _fmt(float(np.median(v)))]
         table.add_row(*row)
     return table

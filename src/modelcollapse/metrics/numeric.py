@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from modelcollapse.metrics.context import MetricContext
+from modelcollapse.metrics.functional.gaussian import gaussian_nll
 from modelcollapse.metrics.functional.likelihood import nll as _nll
 from modelcollapse.metrics.functional.moments import model_mean, model_variance
 from modelcollapse.metrics.functional.moments import variance_ratio as _variance_ratio
+from modelcollapse.metrics.functional.tail import GAUSSIAN_KINDS
 from modelcollapse.metrics.functional.tail import tail_coverage as _tail_coverage
+from modelcollapse.metrics.functional.validation import as_points, model_moments
 from modelcollapse.metrics.functional.wasserstein import w2 as _w2
 from modelcollapse.metrics.registry import metric
 
@@ -73,6 +76,11 @@ def w2(ctx: MetricContext) -> float:
     description="mean negative log-likelihood (nats) of held-out real data under the model",
 )
 def nll(ctx: MetricContext) -> float:
+    if getattr(ctx.model, "kind", None) in GAUSSIAN_KINDS:
+        # Closed form, as in the vectorised engine: a collapsed (singular) Gaussian gives +inf
+        # for held-out points off its support instead of stopping the run.
+        mean, cov = model_moments(ctx.model, "nll")
+        return float(gaussian_nll(as_points(ctx.heldout, "heldout"), mean, cov))
     return _nll(ctx.model, ctx.heldout)
 
 
