@@ -139,3 +139,61 @@ def test_examples_are_valid_configs():
     assert len(examples) >= 7
     for path in examples:
         load_config(path)
+
+
+def _path_config(tmp_path: Path, data_file: Path) -> Path:
+    cfg = {
+        **SMALL,
+        "replicates": 1,
+        "data": {"source": "path", "params": {"path": str(data_file)}},
+        "model": {"kind": "ngram", "params": {"n": 2}},
+        "metrics": ["vocab_size"],
+    }
+    return _write(tmp_path, cfg)
+
+
+def test_malformed_data_file_names_file_and_line(tmp_path, capsys):
+    data = tmp_path / "docs.jsonl"
+    good = [json.dumps({"text": f"verse number {i} of the book"}) for i in range(20)]
+    data.write_text("\n".join([*good[:3], "{not json", *good[3:]]) + "\n", encoding="utf-8")
+    cfg = _path_config(tmp_path, data)
+    assert _run(["simulate", str(cfg), "--out", str(tmp_path / "r1"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{data}:4:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_on_error_skip_quarantines_and_reports(tmp_path, caplog):
+    data = tmp_path / "docs.jsonl"
+    good = [json.dumps({"text": f"verse number {i} of the book"}) for i in range(20)]
+    bad = ["{not json", json.dumps({"text": 7}), json.dumps(["a list"])]
+    data.write_text("\n".join([*good[:5], *bad, *good[5:]]) + "\n", encoding="utf-8")
+    cfg = _path_config(tmp_path, data)
+    argv = ["simulate", str(cfg), "--out", str(tmp_path / "r2"), "--no-progress"]
+    assert _run([*argv, "--on-error", "skip"]) == 0
+    quarantine = [
+        json.loads(x)
+        for x in data.with_name("docs.jsonl.quarantine.jsonl").read_text().splitlines()
+    ]
+    assert [q["line"] for q in quarantine] == [6, 7, 8]
+    assert "3 bad record(s) quarantined" in caplog.text
+
+
+def test_on_error_needs_a_path_source(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL)
+    argv = ["simulate", str(cfg), "--out", str(tmp_path / "r"), "--on-error", "skip"]
+    assert _run(argv) == 2
+    assert "--on-error applies to data.source 'path'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("", "no records"), ("1.0,2.0\n3.0,nan\n", ":2:"), ("1.0,2.0\n3.0\n", ":2:")],
+)
+def test_bad_numeric_files_are_clear_errors(tmp_path, capsys, content, expected):
+    data = tmp_path / "x.csv"
+    data.write_text(content, encoding="utf-8")
+    cfg = {**SMALL, "data": {"source": "path", "params": {"path": str(data)}}}
+    path = _write(tmp_path, cfg)
+    assert _run(["simulate", str(path), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err

@@ -5,6 +5,7 @@ User errors print one line and exit with code 2; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -56,9 +57,20 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _setup_logging() -> None:
+    # Library warnings (e.g. how many bad records were quarantined) go to stderr, one line each.
+    logger = logging.getLogger("modelcollapse")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    _setup_logging()
     try:
         app(args=argv, prog_name="modelcollapse", standalone_mode=False)
     except click.exceptions.Exit as exc:

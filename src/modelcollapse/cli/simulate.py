@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.console import Console
+
+
+class OnError(StrEnum):
+    fail = "fail"
+    skip = "skip"
 
 
 def simulate(
@@ -17,6 +23,12 @@ def simulate(
         [],
         "--set",
         help="Override a config key, e.g. --set generations=20 --set policy.kind=accumulate",
+    ),
+    on_error: OnError | None = typer.Option(
+        None,
+        "--on-error",
+        help="For data.source 'path': 'fail' on the first bad record (default) or 'skip' bad "
+        "records into a quarantine file beside the input and report their count.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
@@ -33,12 +45,22 @@ def simulate(
       modelcollapse simulate examples/ngram_kjv.yaml --out runs/kjv --set policy.kind=accumulate
 
       modelcollapse simulate examples/gmm.yaml --out runs/gmm --workers 2 --resume
+
+      modelcollapse simulate my.yaml --out runs/mine --on-error skip   (data.source: path)
     """
     from modelcollapse.cli.summary_table import summary_table
+    from modelcollapse.errors import InvalidParameterError
     from modelcollapse.loop.config import load_config
     from modelcollapse.loop.runner import run_experiment
 
-    cfg = load_config(config, overrides=set_)
+    overrides = list(set_)
+    if on_error is not None:
+        overrides.append(f"data.params.on_error={on_error.value}")
+    cfg = load_config(config, overrides=overrides)
+    if on_error is not None and cfg.data.source != "path":
+        raise InvalidParameterError(
+            f"--on-error applies to data.source 'path' (a user's file), got {cfg.data.source!r}"
+        )
     console = Console()
     run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
     console.print(summary_table(out, title=f"{cfg.name}: {cfg.policy.kind}"))

@@ -287,14 +287,20 @@ def _dataset(
 def _read_file(
     path: str, mtime_ns: int, size: int, kind: str, text_field: str, columns: Any, on_error: str
 ) -> tuple[Any, Any]:
-    # Keyed on mtime and size so an edited file is read again; every replicate shares one read.
-    return read_data(
+    # Keyed on mtime and size so an edited file is read again; every replicate shares one read,
+    # and the quarantine count is reported once per read.
+    data, info = read_data(
         path,
         kind,
         text_field=text_field,
         columns=None if columns is None else list(columns),
         on_error=on_error,
     )  # type: ignore[arg-type]
+    if info.n_bad:
+        log.warning(
+            "%s: %d bad record(s) quarantined to %s", path, info.n_bad, info.quarantine_path
+        )
+    return data, info
 
 
 def _path_source(p: dict[str, Any], seed: int) -> RealData:
@@ -339,10 +345,6 @@ def _path_source(p: dict[str, Any], seed: int) -> RealData:
     held_pool = _take(data, np.sort(perm[:n_held]))
     train_pool = _take(data, np.sort(perm[n_held:]))
     n = _count(p, "n", len(train_pool))
-    if info.n_bad:
-        log.warning(
-            "%s: %d bad record(s) quarantined to %s", path, info.n_bad, info.quarantine_path
-        )
     real = _dataset(info.data_kind, train_pool, held_pool, n, n_held, seed)
     real.n_bad, real.quarantine_path = info.n_bad, info.quarantine_path
     return real
