@@ -32,6 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet nltk
 	$(BIN)/python benchmarks/run.py
 
 clean:
