@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from modelcollapse import __version__
@@ -72,15 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv
     _setup_logging()
     try:
-        app(args=argv, prog_name="modelcollapse", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        # Standalone mode: click handles --help, usage errors and exit codes itself.
+        app(args=argv, prog_name="modelcollapse")
     except (ModelCollapseError, FileNotFoundError, PermissionError) as exc:
         if debug:
             raise
