@@ -197,3 +197,14 @@ def test_bad_numeric_files_are_clear_errors(tmp_path, capsys, content, expected)
     assert _run(["simulate", str(path), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
+
+
+def test_relative_data_path_resolves_next_to_the_config(tmp_path, monkeypatch):
+    from modelcollapse.loop.config import load_config
+
+    monkeypatch.chdir(tmp_path)  # anywhere but the repository
+    example = Path(__file__).resolve().parents[2] / "examples" / "gmm.yaml"
+    cfg = load_config(example)
+    assert Path(cfg.data.params["path"]) == example.parent / "data" / "two_gaussians.npy"
+    overridden = load_config(example, overrides=["data.params.path=mine.npy"])
+    assert overridden.data.params["path"] == "mine.npy"

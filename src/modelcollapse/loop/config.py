@@ -116,6 +116,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+def _resolve_data_path(raw: dict[str, Any], base: Path) -> None:
+    # A relative data path written in a config file means "next to the config", so examples
+    # run from any directory. Paths given with --set stay relative to the working directory.
+    data = raw.get("data")
+    params = data.get("params") if isinstance(data, dict) else None
+    if isinstance(params, dict) and isinstance(params.get("path"), str):
+        p = Path(params["path"]).expanduser()
+        if not p.is_absolute():
+            params["path"] = str((base / p).resolve())
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     path = Path(path)
     if not path.is_file():
@@ -133,6 +144,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     if raw is None:
         raw = {}
     if isinstance(raw, dict):
+        _resolve_data_path(raw, path.parent)
         raw = apply_overrides(raw, overrides or [])
     return parse_config(raw)
 
