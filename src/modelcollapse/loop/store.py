@@ -205,7 +205,7 @@ class RunStore:
         if exists and not resume:
             raise InvalidParameterError(
                 f"{self.root} already holds a run (config.yaml exists); expected an empty or new "
-                "directory, or pass resume to continue it"
+                "directory, or pass --resume (resume=True) to continue it"
             )
         if exists:
             self.check_config(cfg)
