@@ -197,11 +197,21 @@ class EmbeddingCache:
             return False
         return rows == [("ok",)]
 
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
     def _rebuild(self, reason: str) -> None:
         self.close()
+        seen = self._file_id()
         with _exclusive(self.directory / (DB_NAME + ".lock")):
-            # Another process may have rebuilt the file while we waited for the lock.
-            if not self._healthy():
+            # Another process may have rebuilt the file while we waited for the lock: then it is
+            # a new file and we keep it if it is healthy. The file we saw fail is rebuilt even
+            # when quick_check passes, since quick_check misses some damage (index vs table).
+            if self._file_id() == seen or not self._healthy():
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(f"{self.path}{suffix}")
