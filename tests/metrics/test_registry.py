@@ -46,7 +46,7 @@ def test_unknown_names_suggest_close_matches():
     with pytest.raises(InvalidParameterError, match=r"did you mean 'variance_ratio'\?"):
         get("varaince_ratio", "numeric")
     with pytest.raises(InvalidParameterError, match=r"not defined for text data .*discrete"):
-        get("kl", "text")
+        get("lost_mass", "text")
     with pytest.raises(InvalidParameterError, match=r"did you mean 'numeric'\?"):
         default_metrics("numerik")
     with pytest.raises(InvalidParameterError, match="data_kind"):

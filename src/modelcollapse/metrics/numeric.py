@@ -5,7 +5,12 @@ from __future__ import annotations
 from modelcollapse.metrics.context import MetricContext
 from modelcollapse.metrics.functional.gaussian import gaussian_nll
 from modelcollapse.metrics.functional.likelihood import nll as _nll
-from modelcollapse.metrics.functional.moments import model_mean, model_variance
+from modelcollapse.metrics.functional.moments import (
+    data_mean,
+    data_variance,
+    model_mean,
+    model_variance,
+)
 from modelcollapse.metrics.functional.moments import variance_ratio as _variance_ratio
 from modelcollapse.metrics.functional.tail import GAUSSIAN_KINDS
 from modelcollapse.metrics.functional.tail import tail_coverage as _tail_coverage
@@ -28,6 +33,8 @@ _SHUMAILOV = (
     description="average over coordinates of the model mean (random-walks under collapse)",
 )
 def mean(ctx: MetricContext) -> float:
+    if ctx.model is None:  # measure mode: the candidate's own distribution
+        return data_mean(ctx.samples)
     return model_mean(ctx.model)
 
 
@@ -40,6 +47,8 @@ def mean(ctx: MetricContext) -> float:
     description="trace of the model covariance (goes to 0 under collapse)",
 )
 def variance(ctx: MetricContext) -> float:
+    if ctx.model is None:  # measure mode: the candidate's own (ML) total variance
+        return data_variance(ctx.samples)
     return model_variance(ctx.model)
 
 

@@ -26,7 +26,16 @@ class MetricSpec:
     needs_reference: bool
     citation: str
     description: str
+    # Which collapse signal the metric is, for the verdict of ``measure`` (see
+    # modelcollapse.measure.verdict): "tail" (early collapse), "spread", "diversity",
+    # "repetition" or "fidelity" (late collapse); None = descriptive, not used by the verdict.
+    role: str | None = None
+    # True when one evaluation refits a model or is super-linear in the data: ``measure``
+    # bootstraps such metrics with fewer replicates (its ``n_boot_expensive``).
+    expensive: bool = False
 
+
+ROLES: tuple[str, ...] = ("tail", "spread", "diversity", "repetition", "fidelity")
 
 _REGISTRY: dict[tuple[str, str], MetricSpec] = {}
 _DEFAULTS: dict[str, list[str]] = {}
@@ -44,6 +53,11 @@ def _check_kind(data_kind: str) -> str:
 def register(spec: MetricSpec, *, default: bool = False) -> MetricSpec:
     """Add ``spec`` to the registry; ``default=True`` also lists it in :func:`default_metrics`."""
     _check_kind(spec.data_kind)
+    if spec.role is not None and spec.role not in ROLES:
+        raise InvalidParameterError(
+            f"role of metric {spec.name!r}: expected one of {', '.join(ROLES)} or None, "
+            f"got {spec.role!r}{did_you_mean(str(spec.role), ROLES)}"
+        )
     _REGISTRY[(spec.name, spec.data_kind)] = spec
     if default and spec.name not in _DEFAULTS.setdefault(spec.data_kind, []):
         _DEFAULTS[spec.data_kind].append(spec.name)
@@ -59,13 +73,16 @@ def metric(
     citation: str,
     description: str,
     default: bool = True,
+    role: str | None = None,
+    expensive: bool = False,
 ) -> Callable[[Callable[[MetricContext], float]], Callable[[MetricContext], float]]:
     """Decorator form of :func:`register` for a function ``fn(ctx) -> float``."""
 
     def decorate(fn: Callable[[MetricContext], float]) -> Callable[[MetricContext], float]:
         spec = MetricSpec(
-            name, data_kind, fn, higher_is_better, needs_reference, citation, description
-        )
+            name, data_kind, fn, higher_is_better, needs_reference, citation, description,
+            role, expensive,
+        )  # fmt: skip
         register(spec, default=default)
         return fn
 
@@ -74,7 +91,13 @@ def metric(
 
 def _load_builtins() -> None:
     # Importing the modules runs their @metric decorators.
-    from modelcollapse.metrics import discrete, numeric, regression, text  # noqa: F401
+    from modelcollapse.metrics import (  # noqa: F401
+        discrete,
+        numeric,
+        numeric_measure,
+        regression,
+        text,
+    )
 
 
 def get(name: str, data_kind: str) -> MetricSpec:

@@ -9,6 +9,15 @@ from modelcollapse.metrics.functional.discrete import (
     merge_counts,
     support_size,
 )
+from modelcollapse.metrics.functional.distribution import (
+    js_from_counts,
+    kl_from_counts,
+    unigram_js,
+    unigram_kl,
+    zipf_exponent,
+    zipf_from_counts,
+)
+from modelcollapse.metrics.functional.frechet import frechet_distance, frechet_from_states
 from modelcollapse.metrics.functional.gaussian import (
     gaussian_nll,
     gaussian_tail_coverage,
@@ -26,6 +35,8 @@ from modelcollapse.metrics.functional.likelihood import (
     perplexity_from_state,
     perplexity_state,
 )
+from modelcollapse.metrics.functional.mauve import mauve, mauve_from_histograms
+from modelcollapse.metrics.functional.mmd import median_heuristic, mmd
 from modelcollapse.metrics.functional.moments import (
     MomentState,
     covariance_from_state,
@@ -40,7 +51,23 @@ from modelcollapse.metrics.functional.moments import (
     variance_from_state,
     variance_ratio,
 )
+from modelcollapse.metrics.functional.prdc import PRDC, prdc
+from modelcollapse.metrics.functional.quantiles import (
+    extreme_quantile_ratio,
+    extreme_quantile_ratios,
+    quantile_ratios,
+)
 from modelcollapse.metrics.functional.regression import excess_risk, prediction_mse, test_error
+from modelcollapse.metrics.functional.repetition import (
+    RepState,
+    merge_rep_states,
+    rep_from_state,
+    rep_n,
+    rep_state,
+    self_repetition,
+)
+from modelcollapse.metrics.functional.self_bleu import self_bleu, self_bleu_scores
+from modelcollapse.metrics.functional.sliced_wasserstein import sliced_wasserstein, wasserstein_1d
 from modelcollapse.metrics.functional.tail import hdr_threshold, tail_coverage
 from modelcollapse.metrics.functional.text import (
     NgramState,
@@ -59,13 +86,31 @@ from modelcollapse.metrics.functional.text import (
     unigram_entropy,
     vocab_size,
 )
+from modelcollapse.metrics.functional.text_diversity import (
+    compression_ratio,
+    merge_ngram_diversity_states,
+    ngram_diversity,
+    ngram_diversity_from_states,
+    ngram_diversity_state,
+)
+from modelcollapse.metrics.functional.vendi import (
+    VendiState,
+    merge_vendi_states,
+    vendi_from_state,
+    vendi_score,
+    vendi_state,
+)
 from modelcollapse.metrics.functional.wasserstein import real_moments, w2
 
 __all__ = [
+    "PRDC",
     "MomentState",
     "NgramState",
     "PerplexityState",
+    "RepState",
+    "VendiState",
     "category_counts",
+    "compression_ratio",
     "covariance_from_state",
     "data_covariance",
     "data_mean",
@@ -76,32 +121,57 @@ __all__ = [
     "entropy",
     "entropy_from_counts",
     "excess_risk",
+    "extreme_quantile_ratio",
+    "extreme_quantile_ratios",
+    "frechet_distance",
+    "frechet_from_states",
     "gaussian_nll",
     "gaussian_tail_coverage",
     "gaussian_w2",
     "hdr_threshold",
+    "js_from_counts",
     "kl_divergence",
+    "kl_from_counts",
     "lost_mass",
     "mahalanobis_sq",
+    "mauve",
+    "mauve_from_histograms",
     "mean_from_state",
+    "median_heuristic",
     "merge_counts",
     "merge_moment_states",
+    "merge_ngram_diversity_states",
     "merge_ngram_states",
     "merge_perplexity_states",
+    "merge_rep_states",
     "merge_token_counters",
+    "merge_vendi_states",
+    "mmd",
     "model_mean",
     "model_perplexity",
     "model_variance",
     "moment_state",
+    "ngram_diversity",
+    "ngram_diversity_from_states",
+    "ngram_diversity_state",
     "ngram_state",
     "nll",
     "perplexity",
     "perplexity_from_state",
     "perplexity_state",
+    "prdc",
     "prediction_mse",
+    "quantile_ratios",
     "rare_recall",
     "rare_words",
     "real_moments",
+    "rep_from_state",
+    "rep_n",
+    "rep_state",
+    "self_bleu",
+    "self_bleu_scores",
+    "self_repetition",
+    "sliced_wasserstein",
     "sqrtm_psd",
     "support_size",
     "tail_coverage",
@@ -111,8 +181,16 @@ __all__ = [
     "tokenize_documents",
     "unigram_counts",
     "unigram_entropy",
+    "unigram_js",
+    "unigram_kl",
     "variance_from_state",
     "variance_ratio",
+    "vendi_from_state",
+    "vendi_score",
+    "vendi_state",
     "vocab_size",
     "w2",
+    "wasserstein_1d",
+    "zipf_exponent",
+    "zipf_from_counts",
 ]

@@ -4,7 +4,9 @@ Collapsing language models narrow their output: vocabulary and entropy fall, rep
 (distinct-n falls) and rare words vanish first (Shumailov et al. 2024, Nature 631, Sec. 4;
 Guo et al. 2024, "The curious decline of linguistic diversity: training language models on
 synthetic text", NAACL Findings). Documents are tokenized with
-:func:`modelcollapse.data.tokenize.tokenize` unless a ``tokenizer`` is passed.
+:func:`modelcollapse.data.tokenize.tokenize` (words and single punctuation characters) unless a
+``tokenizer`` is passed: any callable ``str -> list[str]``, or the name ``"whitespace"``
+(``str.split()``: maximal runs of non-whitespace) or ``"default"``.
 
 Mergeable states for the streaming classes: a token :class:`~collections.Counter` (vocabulary
 and entropy) and an :class:`NgramState` (distinct-n). Empty input (no documents) raises
@@ -20,15 +22,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from modelcollapse.errors import InvalidParameterError
+from modelcollapse.errors import InvalidParameterError, unknown_name
 from modelcollapse.metrics.functional.discrete import entropy
 from modelcollapse.metrics.functional.validation import as_documents, check_int
 
 Tokenizer = Callable[[str], list[str]]
+TOKENIZER_NAMES: tuple[str, ...] = ("default", "whitespace")
 
 
-def _tokenizer(tokenizer: Tokenizer | None) -> Tokenizer:
+def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
+    if isinstance(tokenizer, str):
+        if tokenizer == "whitespace":
+            return str.split
+        if tokenizer != "default":
+            raise unknown_name("tokenizer", tokenizer, TOKENIZER_NAMES)
+        tokenizer = None
     if tokenizer is not None:
+        if not callable(tokenizer):
+            raise InvalidParameterError(
+                f"tokenizer: expected a callable str -> list[str] or one of "
+                f"{', '.join(TOKENIZER_NAMES)}, got {type(tokenizer).__name__}"
+            )
         return tokenizer
     # Imported here so the metric modules do not pull the data package in at import time.
     from modelcollapse.data.tokenize import tokenize
@@ -37,7 +51,7 @@ def _tokenizer(tokenizer: Tokenizer | None) -> Tokenizer:
 
 
 def tokenize_documents(
-    docs: Any, tokenizer: Tokenizer | None = None, *, min_docs: int = 1
+    docs: Any, tokenizer: Tokenizer | str | None = None, *, min_docs: int = 1
 ) -> list[list[str]]:
     """Each document as its list of tokens."""
     tok = _tokenizer(tokenizer)
@@ -59,7 +73,7 @@ def merge_token_counters(a: Counter[str], b: Counter[str]) -> Counter[str]:
     return a
 
 
-def unigram_counts(docs: Any, tokenizer: Tokenizer | None = None) -> Counter[str]:
+def unigram_counts(docs: Any, tokenizer: Tokenizer | str | None = None) -> Counter[str]:
     """Token frequencies of the documents."""
     return token_counter(tokenize_documents(docs, tokenizer))
 
@@ -72,12 +86,12 @@ def entropy_from_counts(counts: Mapping[str, int]) -> float:
     return entropy(values)
 
 
-def vocab_size(docs: Any, tokenizer: Tokenizer | None = None) -> int:
+def vocab_size(docs: Any, tokenizer: Tokenizer | str | None = None) -> int:
     """Number of distinct tokens in the documents."""
     return len(unigram_counts(docs, tokenizer))
 
 
-def unigram_entropy(docs: Any, tokenizer: Tokenizer | None = None) -> float:
+def unigram_entropy(docs: Any, tokenizer: Tokenizer | str | None = None) -> float:
     """Shannon entropy ``-Σ_w f(w) ln f(w)`` (nats) of the documents' unigram frequencies ``f``.
 
     Lower entropy means a narrower, more repetitive vocabulary (Guo et al. 2024). NaN when the
@@ -126,7 +140,7 @@ def distinct_from_state(state: NgramState) -> float:
     return len(state.distinct) / state.total if state.total else float("nan")
 
 
-def distinct_n(docs: Any, n: int = 2, tokenizer: Tokenizer | None = None) -> float:
+def distinct_n(docs: Any, n: int = 2, tokenizer: Tokenizer | str | None = None) -> float:
     """Distinct-n: distinct n-grams / total n-grams, counting n-grams within documents.
 
     Li et al. 2016, "A Diversity-Promoting Objective Function for Neural Conversation Models"
@@ -137,14 +151,14 @@ def distinct_n(docs: Any, n: int = 2, tokenizer: Tokenizer | None = None) -> flo
     return distinct_from_state(ngram_state(tokenize_documents(docs, tokenizer), n))
 
 
-def distinct_2(docs: Any, tokenizer: Tokenizer | None = None) -> float:
+def distinct_2(docs: Any, tokenizer: Tokenizer | str | None = None) -> float:
     """Distinct-2 (Li et al. 2016): distinct bigrams / total bigrams within documents."""
     return distinct_n(docs, 2, tokenizer)
 
 
 # -- rare words -----------------------------------------------------------------------------
 def rare_words(
-    reference: Any, fraction: float = 0.5, tokenizer: Tokenizer | None = None
+    reference: Any, fraction: float = 0.5, tokenizer: Tokenizer | str | None = None
 ) -> list[str]:
     """The reference's rare words: the ``ceil(fraction * V)`` least frequent of its ``V`` words.
 
@@ -163,7 +177,7 @@ def rare_words(
 
 
 def rare_recall(
-    reference: Any, samples: Any, fraction: float = 0.5, tokenizer: Tokenizer | None = None
+    reference: Any, samples: Any, fraction: float = 0.5, tokenizer: Tokenizer | str | None = None
 ) -> float:
     """Share of the reference's rare words (bottom ``fraction`` of its vocabulary by frequency,
     see :func:`rare_words`) that occur at least once in ``samples``.
