@@ -1,5 +1,5 @@
 # Two entry points (see README): `make demo` and `make test`. Both create .venv when missing and
-# reinstall only when pyproject.toml changed.
+# reinstall only when pyproject.toml or this Makefile changed.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,10 +7,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint format bench clean
 
-$(STAMP): pyproject.toml
+# torch is pinned and installed first, so that what comes after it (sentence-transformers) keeps
+# it instead of pulling a multi-GB CUDA build. On the project's machines torch==2.13.0 resolves
+# to a local CPU wheel; elsewhere, without a GPU, point pip at PyTorch's CPU builds (PIP_INDEX_URL)
+# or set TORCH to the CPU wheel you want. `diversity` (a reference for agreement tests) goes in with --no-deps: its
+# declared dependencies drag in a CUDA torch and packages the three modules we compare against
+# never import.
+TORCH ?= torch==2.13.0
+
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,hf]' '$(TORCH)'
+	$(BIN)/python -m pip install --quiet --no-deps diversity==0.3.1
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +42,6 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet nltk
 	$(BIN)/python benchmarks/run.py
 
 clean:
