@@ -46,11 +46,13 @@ def _root(
 
 
 def _register_commands() -> None:
-    from modelcollapse.cli import datasets, demo, simulate
+    from modelcollapse.cli import datasets, demo, measure, monitor, simulate
 
     app.command("simulate")(simulate.simulate)
     app.command("demo")(demo.demo)
     app.command("datasets")(datasets.datasets)
+    app.command("measure")(measure.measure)
+    app.command("monitor")(monitor.monitor)
 
 
 _register_commands()

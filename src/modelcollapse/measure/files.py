@@ -1,0 +1,373 @@
+"""Measure files: read the inputs in chunks, in bounded memory, with bad records quarantined.
+
+Each input is read once, ``chunk_size`` records at a time. Every good record
+
+1. updates the streaming metrics (exact over the whole file; :data:`STREAMING` lists them), and
+2. enters a uniform random sample of at most ``max_records`` records (reservoir sampling,
+   Vitter 1985, "Random sampling with a reservoir", ACM TOMS 11(1), Algorithm R, with an
+   explicit seeded generator), kept in file order.
+
+The bootstrap, the corpus-level metrics and the verdict run on the samples (:func:`measure`):
+self-BLEU, self-repetition, compression ratio, perplexity, rare-word recall, MAUVE, PRDC, MMD
+and the like need all their records at once, and a size-matched comparison needs equal sizes
+anyway. So memory is ``O(max_records)`` records plus the streaming states (token counters grow
+with the vocabulary, not with the file). When an input has more than ``max_records`` good
+records, the streamed metrics are also reported over the whole inputs (``full_candidate`` and
+``full_reference``; two-sample streams, such as KL against the reference, only for the
+candidate).
+
+Formats: text is streamed from JSONL, CSV, Parquet and TXT (gzipped too), with the record rules
+of :mod:`modelcollapse.data.readers`, plus one more: a document without any token is a bad
+record. Numeric data and embeddings are streamed from ``.npy`` (memory-mapped); CSV, JSONL and
+Parquet numeric files go through :func:`~modelcollapse.data.readers.read_data`, which holds the
+whole array, so convert very large numeric inputs to ``.npy``. NaN or infinite values are bad
+records; so are rows of another width than the first.
+
+Bad records follow ``on_error`` (:mod:`modelcollapse.data.quarantine`): ``fail`` raises a
+one-line :class:`DataError` naming ``file:line``; ``skip`` writes each to the quarantine file
+next to the input and counts it. An input without any good record is an error either way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcollapse.data.quarantine import Quarantine, check_on_error
+from modelcollapse.data.readers import _csv_objects, _parquet_objects, read_data, to_document
+from modelcollapse.data.records import Bad, Rec, detect_format, iter_json, iter_text, require_file
+from modelcollapse.data.tokenize import TOKEN_PATTERN
+from modelcollapse.errors import DataError, InvalidParameterError
+from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
+from modelcollapse.measure.measure import measure as measure_data
+from modelcollapse.measure.result import MeasureResult
+from modelcollapse.metrics.streaming.base import StreamingMetric
+from modelcollapse.rng import as_generator
+
+# Streaming metrics by measure kind: name -> (class in modelcollapse.metrics.streaming, batch
+# form). "one": a batch is a chunk of one input; "pair[]"/"pairNone": a batch is a
+# (candidate, reference) pair with [] or None for the side not in this chunk.
+STREAMING: dict[str, dict[str, tuple[str, str]]] = {
+    "text": {
+        "vocab_size": ("StreamingVocabSize", "one"),
+        "entropy": ("StreamingUnigramEntropy", "one"),
+        "distinct_2": ("StreamingDistinct2", "one"),
+        "ngram_diversity": ("StreamingNgramDiversity", "one"),
+        "rep_n": ("StreamingRepN", "one"),
+        "zipf_exponent": ("StreamingZipfExponent", "one"),
+        "kl": ("StreamingUnigramKL", "pair[]"),
+        "js": ("StreamingUnigramJS", "pair[]"),
+    },
+    "numeric": {
+        "mean": ("StreamingMean", "one"),
+        "variance": ("StreamingVariance", "one"),
+        "vendi_score": ("StreamingVendiScore", "one"),
+        "frechet_distance": ("StreamingFrechetDistance", "pairNone"),
+    },
+}
+STREAMING["embedding"] = STREAMING["numeric"]
+
+DEFAULT_MAX_RECORDS = 5000
+DEFAULT_CHUNK_SIZE = 4096
+NO_TOKENS = "document has no tokens; expected at least one word or punctuation character"
+
+
+@dataclass
+class Streams:
+    """The streaming metrics of one measurement; pair streams see both inputs."""
+
+    kind: str
+    names: list[str]
+    one: dict[str, dict[str, StreamingMetric]] = field(default_factory=dict)
+    pair: dict[str, tuple[StreamingMetric, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        module = importlib.import_module("modelcollapse.metrics.streaming")
+        table = STREAMING[self.kind]
+        for name in self.names:
+            if name not in table:
+                continue
+            cls_name, form = table[name]
+            cls = getattr(module, cls_name)
+            if form == "one":
+                self.one[name] = {"candidate": cls(), "reference": cls()}
+            else:
+                self.pair[name] = (cls(), form)
+
+    def update(self, side: str, chunk: Any) -> None:
+        for per_side in self.one.values():
+            per_side[side].update(chunk)
+        for stream, form in self.pair.values():
+            empty: Any = [] if form == "pair[]" else None
+            stream.update((chunk, empty) if side == "candidate" else (empty, chunk))
+
+    def values(self) -> dict[str, tuple[float, float | None]]:
+        """name -> (candidate value, reference value or None)."""
+        out: dict[str, tuple[float, float | None]] = {}
+        for name, per_side in self.one.items():
+            out[name] = (
+                float(per_side["candidate"].compute()),
+                float(per_side["reference"].compute()),
+            )
+        for name, (stream, _form) in self.pair.items():
+            out[name] = (float(stream.compute()), None)
+        return out
+
+
+@dataclass
+class InputSample:
+    """One input read: the sampled records (file order) and what the read found."""
+
+    path: Path
+    data: Any
+    n_good: int
+    n_bad: int
+    quarantine_path: Path | None
+    first_line: int | None
+
+
+class Reservoir:
+    """A uniform sample of at most ``capacity`` items of a stream (Algorithm R), vectorised per
+    chunk: item ``t`` (0-based) replaces slot ``j ~ U{0..t}`` when ``j < capacity``, later
+    items of a chunk overwriting earlier ones exactly as one-by-one processing would.
+
+    Chunks are lists (documents) or 2-D arrays (rows). Rows are copied into one preallocated
+    array: keeping row views would keep every chunk they came from alive.
+    """
+
+    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
+        self.capacity = capacity
+        self.rng = rng
+        self.seen = 0
+        self.items: list[Any] | np.ndarray = []
+        self.order: list[int] = []
+
+    def _put(self, slot: int, item: Any) -> None:
+        if slot == len(self.order):  # still filling: a new slot
+            self.order.append(-1)
+            if isinstance(self.items, list):
+                self.items.append(item)
+                return
+        self.items[slot] = item  # an array row is copied in
+
+    def add(self, chunk: Sequence[Any] | np.ndarray) -> None:
+        if isinstance(chunk, np.ndarray) and isinstance(self.items, list) and not self.items:
+            self.items = np.empty((self.capacity, *chunk.shape[1:]), dtype=chunk.dtype)
+        k = len(chunk)
+        fill = max(0, min(k, self.capacity - self.seen))
+        for i in range(fill):
+            self._put(self.seen + i, chunk[i])
+            self.order[self.seen + i] = self.seen + i
+        if fill < k:
+            t = np.arange(self.seen + fill, self.seen + k, dtype=np.int64)
+            j = self.rng.integers(0, t + 1)
+            accepted = np.flatnonzero(j < self.capacity)
+            for i in accepted.tolist():  # in order: a later item wins a contested slot
+                slot = int(j[i])
+                self._put(slot, chunk[fill + i])
+                self.order[slot] = int(t[i])
+        self.seen += k
+
+    def sample(self) -> Any:
+        """The sampled items in stream order (a list, or an array for array chunks)."""
+        order = np.argsort(self.order, kind="stable")
+        if isinstance(self.items, np.ndarray):
+            return self.items[: len(self.order)][order]
+        return [self.items[i] for i in order.tolist()]
+
+
+def _text_records(src: Path, text_field: str) -> Iterator[Rec | Bad]:
+    fmt, gz = detect_format(src)
+    if fmt == "jsonl":
+        return iter_json(src, gz)
+    if fmt == "csv":
+        return _csv_objects(src, gz, text_field)
+    if fmt == "parquet":
+        return _parquet_objects(src, text_field)
+    if fmt == "txt":
+        return (
+            Rec(r.line, r.raw, {text_field: r.value}) if isinstance(r, Rec) else r
+            for r in iter_text(src, gz)
+        )
+    raise DataError(
+        "expected a text format (.jsonl, .ndjson, .csv, .parquet, .txt), got .npy", path=str(src)
+    )
+
+
+def _text_chunks(
+    src: Path, q: Quarantine, text_field: str, id_field: str, chunk_size: int, lines: list[int]
+) -> Iterator[list[str]]:
+    stem = Path(src.name.removesuffix(".gz").removesuffix(".GZ")).stem
+    chunk: list[str] = []
+    for rec in _text_records(src, text_field):
+        if isinstance(rec, Bad):
+            q.reject(rec.line, rec.reason, rec.raw)
+            continue
+        doc = to_document(rec.value, rec.line, stem, text_field, id_field)
+        if isinstance(doc, str):
+            q.reject(rec.line, doc, rec.raw, rec.value)
+            continue
+        if TOKEN_PATTERN.search(doc.text) is None:
+            q.reject(rec.line, NO_TOKENS, rec.raw, rec.value)
+            continue
+        if not lines:
+            lines.append(rec.line)
+        chunk.append(doc.text)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _npy_chunks(
+    src: Path, q: Quarantine, chunk_size: int, lines: list[int]
+) -> Iterator[np.ndarray]:
+    try:
+        arr = np.load(src, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"not a readable .npy file ({exc})", path=str(src)) from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"expected a numeric array, got dtype {arr.dtype}", path=str(src))
+    if arr.ndim not in (1, 2):
+        raise DataError(f"expected a 1-D or 2-D array, got shape {arr.shape}", path=str(src))
+    for start in range(0, arr.shape[0], chunk_size):
+        block = np.asarray(arr[start : start + chunk_size], dtype=np.float64)
+        block = block.reshape(block.shape[0], -1) if arr.ndim == 2 else block[:, None]
+        bad = ~np.isfinite(block)
+        rows = bad.any(axis=1)
+        for i in np.flatnonzero(rows).tolist():
+            j = int(np.flatnonzero(bad[i])[0])
+            q.reject(
+                start + i + 1,
+                f"non-finite value {block[i, j]} in column {j}",
+                json.dumps(block[i].tolist()),
+            )
+        good = block[~rows]
+        if good.shape[0]:
+            if not lines:
+                lines.append(start + int(np.flatnonzero(~rows)[0]) + 1)
+            yield good
+
+
+def load_input(
+    path: str | Path,
+    kind: str,
+    *,
+    side: str,
+    streams: Streams | None,
+    rng: np.random.Generator,
+    text_field: str = "text",
+    id_field: str = "id",
+    on_error: str = "fail",
+    max_records: int = DEFAULT_MAX_RECORDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> InputSample:
+    """Read one input in chunks (see the module docstring)."""
+    src = require_file(path)
+    check_on_error(on_error)
+    lines: list[int] = []
+    reservoir = Reservoir(max_records, rng)
+    fmt, _gz = detect_format(src)
+    if kind != "text" and fmt != "npy":
+        # Not streamed (see the module docstring): the reader validates and quarantines.
+        data, info = read_data(src, "numeric", on_error=on_error)
+        for start in range(0, data.shape[0], chunk_size):
+            chunk = data[start : start + chunk_size]
+            if streams is not None:
+                streams.update(side, chunk)
+            reservoir.add(chunk)
+        sample = reservoir.sample()
+        return InputSample(src, sample, info.n_good, info.n_bad, info.quarantine_path, None)
+    with Quarantine(src, on_error) as q:
+        chunks: Iterator[Any] = (
+            _text_chunks(src, q, text_field, id_field, chunk_size, lines)
+            if kind == "text"
+            else _npy_chunks(src, q, chunk_size, lines)
+        )
+        width: int | None = None
+        for chunk in chunks:
+            if kind != "text":
+                width = width or chunk.shape[1]
+                if chunk.shape[1] != width:  # cannot happen within one .npy; kept as a guard
+                    raise DataError(
+                        f"expected {width} columns, got {chunk.shape[1]}", path=str(src)
+                    )
+            if streams is not None:
+                streams.update(side, chunk)
+            reservoir.add(chunk)
+    q.check_found(reservoir.seen)
+    data = reservoir.sample()
+    first = lines[0] if lines else None
+    return InputSample(src, data, reservoir.seen, q.n_bad, q.written, first)
+
+
+def measure_files(
+    reference: str | Path,
+    candidate: str | Path,
+    *,
+    kind: str = "text",
+    metrics: Sequence[str] | None = None,
+    rng: np.random.Generator | int,
+    text_field: str = "text",
+    id_field: str = "id",
+    on_error: str = "fail",
+    max_records: int = DEFAULT_MAX_RECORDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    **measure_kwargs: Any,
+) -> MeasureResult:
+    """:func:`~modelcollapse.measure.measure.measure` on two files, in bounded memory.
+
+    ``max_records`` caps the records of each input used for the bootstrap and the verdict
+    (a seeded uniform sample); ``measure_kwargs`` go to ``measure`` (``n_boot``, ``level``,
+    ``embeddings``, ...). See the module docstring.
+    """
+    kind = check_kind(kind)
+    for name, value in (("max_records", max_records), ("chunk_size", chunk_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise InvalidParameterError(f"{name}: expected an integer >= 2, got {value!r}")
+    for path in (reference, candidate):  # fail fast, before reading anything
+        detect_format(require_file(path))
+    gen = as_generator(rng)
+    ref_rng, cand_rng, measure_rng = gen.spawn(3)
+    names = list(metrics) if metrics is not None else default_metric_names(kind)
+    streams = Streams(kind, [n for n in names if not n.startswith(EMBEDDING_PREFIX)])
+    common = dict(
+        text_field=text_field, id_field=id_field, on_error=on_error, max_records=max_records,
+        chunk_size=chunk_size, streams=streams,
+    )  # fmt: skip
+    ref = load_input(reference, kind, side="reference", rng=ref_rng, **common)  # type: ignore[arg-type]
+    cand = load_input(candidate, kind, side="candidate", rng=cand_rng, **common)  # type: ignore[arg-type]
+    if kind != "text" and cand.data.shape[1] != ref.data.shape[1]:
+        raise DataError(
+            f"expected {ref.data.shape[1]} values per record like the reference {ref.path}, "
+            f"got {cand.data.shape[1]}",
+            path=str(cand.path),
+            line=cand.first_line,
+        )
+    result = measure_data(
+        ref.data, cand.data, kind=kind, metrics=metrics, rng=measure_rng, **measure_kwargs
+    )
+    result.n_reference_total, result.n_candidate_total = ref.n_good, cand.n_good
+    result.n_bad_reference, result.n_bad_candidate = ref.n_bad, cand.n_bad
+    for info in (ref, cand):
+        if info.quarantine_path is not None:
+            result.notes.append(
+                f"{info.n_bad} bad record(s) of {info.path} quarantined to {info.quarantine_path}"
+            )
+    if max(ref.n_good, cand.n_good) > max_records:
+        result.notes.append(
+            f"inputs subsampled to {max_records} records each for the bootstrap and the verdict; "
+            "full_* values cover every record"
+        )
+        for name, (c_full, r_full) in streams.values().items():
+            if name in result.metrics:
+                result.metrics[name].full_candidate = c_full
+                result.metrics[name].full_reference = r_full
+    return result
