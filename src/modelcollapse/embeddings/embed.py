@@ -15,8 +15,7 @@ explicit ``cache_dir`` is used as is (keys include the model identity, so models
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from modelcollapse.embeddings.cache import EmbeddingCache, cache_key
 from modelcollapse.embeddings.model import Encoder, load_encoder, model_id
 from modelcollapse.errors import DataError, InvalidParameterError
+from modelcollapse.progress import progress_bar
 
 
 def cache_root() -> Path:
@@ -86,34 +86,6 @@ def _encode_batch(encoder: Encoder, batch: list[str], first_index: list[int]) ->
     return out
 
 
-@contextmanager
-def _progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar (on stderr) over ``total`` texts; yields ``advance(n)``."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def embed_texts(
     texts: list[str],
     *,
@@ -162,7 +134,7 @@ def embed_texts(
         )
         if missing:
             show = progress and len(missing) > batch_size
-            with _progress_bar(show, len(missing), f"embedding ({name})") as advance:
+            with progress_bar(show, len(missing), f"embedding ({name})", stderr=True) as advance:
                 for start in range(0, len(missing), batch_size):
                     batch_keys = missing[start : start + batch_size]
                     index = [first[k] for k in batch_keys]

@@ -26,9 +26,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +47,7 @@ from modelcollapse.loop.replicate import (
 )
 from modelcollapse.loop.store import RunStore, metrics_table
 from modelcollapse.loop.summary import summarise
+from modelcollapse.progress import progress_bar
 
 Engine = Literal["general", "vectorized"]
 
@@ -72,33 +71,6 @@ class RunResult:
     engine: Engine
     wall_time_s: float
     resumed: bool
-
-
-@contextmanager
-def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar over ``total`` steps; yields ``advance(n)``. A no-op when disabled."""
-    if not enabled:
-        yield lambda n=1: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
 
 
 def _worker_init() -> None:

@@ -307,7 +307,7 @@ def run_vectorized(
     progress: bool,
 ) -> tuple[pa.Table, dict[str, float]]:
     """Run (or resume) ``cfg`` with the vectorised engine; returns (metrics table, policy counts)."""
-    from modelcollapse.loop.runner import progress_bar
+    from modelcollapse.progress import progress_bar
 
     engine = _Engine(cfg, real0, names)
     R, G = cfg.replicates, cfg.generations
