@@ -11,21 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.data.arrays import as_numeric_array
 from modelcollapse.errors import DataError, InvalidParameterError
-
-
-def _as_array(data: Any, name: str) -> np.ndarray:
-    if isinstance(data, (str, bytes)) or data is None:
-        raise DataError(f"{name}: expected a numeric array, got {type(data).__name__}")
-    try:
-        arr = np.asarray(data)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise DataError(
-            f"{name}: expected a numeric array, got {type(data).__name__} ({exc})"
-        ) from None
-    if arr.dtype.kind not in "biuf":
-        raise DataError(f"{name}: expected numeric values, got dtype {arr.dtype}")
-    return arr
 
 
 def check_numeric(
@@ -40,7 +27,7 @@ def check_numeric(
 
     ``n_features`` (when given) is the width the fitted model expects.
     """
-    arr = _as_array(data, name)
+    arr = as_numeric_array(data, name)
     if arr.ndim != 2:
         hint = "; reshape 1-D data with x.reshape(-1, 1)" if arr.ndim == 1 else ""
         raise DataError(
@@ -67,7 +54,7 @@ def check_discrete(
 
     Floats are accepted when every value is a whole number (e.g. labels read from CSV).
     """
-    arr = _as_array(data, name)
+    arr = as_numeric_array(data, name)
     if arr.ndim != 1:
         raise DataError(f"{name}: expected a 1-D array of category indices, got shape {arr.shape}")
     if arr.shape[0] < min_rows:

@@ -15,21 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.data.arrays import as_numeric_array
 from modelcollapse.errors import DataError, InvalidParameterError
 
 
 def as_points(data: Any, name: str = "data", *, min_rows: int = 1) -> np.ndarray:
     """``data`` as a finite float64 array of shape (n, d); 1-D input is read as (n, 1)."""
-    if isinstance(data, (str, bytes)) or data is None:
-        raise DataError(f"{name}: expected a numeric array, got {type(data).__name__}")
-    try:
-        arr = np.asarray(data)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise DataError(
-            f"{name}: expected a numeric array, got {type(data).__name__} ({exc})"
-        ) from None
-    if arr.dtype.kind not in "biuf":
-        raise DataError(f"{name}: expected numeric values, got dtype {arr.dtype}")
+    arr = as_numeric_array(data, name)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
