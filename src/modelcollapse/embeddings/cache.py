@@ -66,10 +66,11 @@ def _row_digest(key: bytes, dim: int, blob: bytes) -> bytes:
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return (code & 0xFF) in _CORRUPTION_CODES
-    msg = str(exc).lower()  # pragma: no cover - Python < 3.11 has no error codes
-    return "malformed" in msg or "not a database" in msg
+    if isinstance(code, int) and (code & 0xFF) in _CORRUPTION_CODES:
+        return True
+    # A damaged header's schema-format field gives a plain SQLITE_ERROR with this message.
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg or "unsupported file format" in msg
 
 
 @contextlib.contextmanager
@@ -175,13 +176,16 @@ class EmbeddingCache:
         """Run ``op``; on a corrupt file, rebuild the cache once and run ``op`` again."""
         try:
             return op()
+        except UnicodeDecodeError as exc:
+            # sqlite3 decodes a damaged schema or error message as UTF-8: damage, not misuse.
+            self._rebuild(f"undecodable bytes ({exc.reason})")
         except sqlite3.DatabaseError as exc:
             if not _is_corruption(exc):
                 raise DataError(f"embedding cache failed: {exc}", path=str(self.path)) from None
             self._rebuild(str(exc))
         try:
             return op()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise DataError(
                 f"embedding cache failed after rebuilding it: {exc}", path=str(self.path)
             ) from None
