@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-
-class OnError(StrEnum):
-    fail = "fail"
-    skip = "skip"
+from modelcollapse.cli.measure import OnError
 
 
 def simulate(
