@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from modelcollapse.errors import InvalidParameterError, unknown_name
@@ -16,27 +17,31 @@ def register(cls: type[Generator]) -> type[Generator]:
     return cls
 
 
-def _load_builtins() -> None:
-    # Importing the modules runs their @register decorators.
-    from modelcollapse.generators import (  # noqa: F401
-        categorical,
-        gaussian,
-        gmm,
-        kde,
-        linear,
-        ngram,
-    )
+# Built-in kinds -> the module that registers them. A module is imported only when its kind is
+# asked for, so the neural generators (torch, transformers) cost nothing until used.
+_BUILTINS: dict[str, str] = {
+    "categorical": "categorical",
+    "gaussian": "gaussian",
+    "gmm": "gmm",
+    "hf": "hf",
+    "kde": "kde",
+    "linear": "linear",
+    "ngram": "ngram",
+    "transformer": "transformer",
+    "vae": "vae",
+}
 
 
 def available() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return sorted(set(_BUILTINS) | set(_REGISTRY))
 
 
 def get(kind: str) -> type[Generator]:
-    _load_builtins()
+    if kind not in _REGISTRY and kind in _BUILTINS:
+        # Importing the module runs its @register decorator.
+        importlib.import_module(f"modelcollapse.generators.{_BUILTINS[kind]}")
     if kind not in _REGISTRY:
-        raise unknown_name("model kind", kind, _REGISTRY)
+        raise unknown_name("model kind", kind, available())
     return _REGISTRY[kind]
 
 

@@ -5,7 +5,9 @@ For replicate ``r`` of an experiment with seed ``s`` and ``G = cfg.generations``
 - generation 0: ``model_0`` = a fresh clone of the template fitted on the real training data;
 - generation ``g >= 1``: ``model_g`` = a fresh clone fitted on
   ``policy.compose(real, history, g, ...)``, where ``history[i]`` is the (admitted) synthetic
-  set of generation ``i``;
+  set of generation ``i``. A generator with ``warm_start=True`` (the neural ones, as in the
+  fine-tuning experiments of Shumailov et al. 2024) is instead a clone loaded with
+  ``model_{g-1}``'s state, so its ``fit`` continues training from there;
 - every generation draws ``N = samples_per_generation`` samples from its model, computes the
   metrics on ``(model, samples)`` and appends the admitted samples to the history.
 
@@ -127,12 +129,15 @@ def run_replicate(
         history.append(ck.samples)
         result.metrics.append(ck.metrics)
         result.counts.append(ck.counts)
+    previous: Generator | None = None
     if done:
         ctx.reference_model = template.clone().load_state_dict(done[0].model_state)
-        # Restoring the last model checks that the stored state still loads; the next
-        # generation is fitted afresh from the history, so nothing else needs it.
-        template.clone().load_state_dict(done[-1].model_state)
+        # Restoring the last model also checks that the stored state still loads; a warm-started
+        # generator continues from it, the others are fitted afresh from the history.
+        previous = template.clone().load_state_dict(done[-1].model_state)
     result.resumed_from = len(done)
+    warm = bool(getattr(template, "warm_start", False))
+    model_format = getattr(template, "checkpoint_format", "npz")
 
     for g in range(len(done), cfg.generations + 1):
         if g == 0:
@@ -142,7 +147,11 @@ def run_replicate(
             ctx.fresh_rng = stream(seed, r, g, Role.FRESH)
             comp = policy.compose(real.train, history, g, stream(seed, r, g, Role.POLICY), ctx=ctx)
             training, counts = comp.data, dict(comp.counts)
-        model = template.clone().fit(training, rng=stream(seed, r, g, Role.FIT))
+        model = template.clone()
+        if warm and previous is not None:
+            model.load_state_dict(previous.state_dict())
+        model.fit(training, rng=stream(seed, r, g, Role.FIT))
+        previous = model
         if g == 0:
             ctx.reference_model = model
         samples = model.sample(n_samples, rng=stream(seed, r, g, Role.SAMPLE))
@@ -160,6 +169,7 @@ def run_replicate(
             samples=admitted.data,
             metrics=values,
             counts=counts,
+            model_format=model_format,
         )
         result.metrics.append(values)
         result.counts.append(counts)

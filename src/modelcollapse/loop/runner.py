@@ -36,6 +36,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from modelcollapse.errors import InvalidParameterError, ModelCollapseError
+from modelcollapse.generators.torch_utils import TORCH_THREADS_ENV
 from modelcollapse.loop import vectorized
 from modelcollapse.loop.config import ExperimentConfig
 from modelcollapse.loop.policies import build as build_policy
@@ -81,6 +82,8 @@ def _worker_init() -> None:
     # threadpoolctl only limits libraries already loaded; OpenMP runtimes loaded later (sklearn's,
     # imported lazily by the gmm model) read OMP_NUM_THREADS when they load.
     os.environ["OMP_NUM_THREADS"] = "1"
+    # Neural generators ask torch for every core by default; in a pool each replicate gets one.
+    os.environ[TORCH_THREADS_ENV] = "1"
     threadpool_limits(limits=1)
 
 

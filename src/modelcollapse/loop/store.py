@@ -7,13 +7,18 @@ Layout of ``DIR``::
     summary.json                      statistics over replicates, wall time, counts, kinds
     samples/rep_XXXXX/gen_XXXX.npy    synthetic sets, when save_samples (.jsonl for text)
     checkpoints/rep_XXXXX/gen_XXXX.npz    general engine: one per replicate and generation
+    checkpoints/rep_XXXXX/gen_XXXX.model.safetensors
+                                      the model's weights, for generators whose
+                                      ``checkpoint_format`` is "safetensors" (the neural ones)
     checkpoints/gen_XXXX.npz              vectorised engine: all replicates of a generation
 
 Every file is written atomically: to a temporary file in the same directory (``.NAME.tmp-PID``),
 flushed and fsync-ed, then renamed over the final name with ``os.replace`` (atomic on POSIX and
 Windows). A file with its final name is therefore complete; a
 kill leaves at most a temporary file, which :meth:`RunStore.clean_temporaries` removes. Arrays
-are ``.npz`` read back with ``allow_pickle=False``: no pickle anywhere.
+are ``.npz`` read back with ``allow_pickle=False``, or safetensors: no pickle anywhere. A
+generation's ``.npz`` is written last, so it marks the generation complete; its weights file is
+written (atomically) before it.
 """
 
 from __future__ import annotations
@@ -91,6 +96,36 @@ def atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         np.savez(fh, **arrays)
 
 
+def atomic_save_safetensors(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write numeric arrays to a safetensors file atomically (streamed to disk, not via bytes)."""
+    from modelcollapse.errors import require_extra
+
+    save_file = require_extra("safetensors.numpy", "torch").save_file
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        # np.ascontiguousarray would turn 0-d arrays into 1-d ones.
+        save_file({k: np.require(v, requirements="C") for k, v in arrays.items()}, str(tmp))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def load_safetensors(path: Path) -> dict[str, np.ndarray] | None:
+    """All arrays of a safetensors file, or None when it is missing or cannot be read."""
+    try:
+        from safetensors.numpy import load_file
+
+        return load_file(str(path))
+    except Exception:  # a damaged file: safetensors raises several types
+        return None
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:
     """All arrays of an ``.npz`` file (never unpickling), or None when it cannot be read."""
     try:
@@ -154,6 +189,10 @@ class Checkpoint:
     samples: Any
     metrics: dict[str, float]
     counts: dict[str, int]
+
+
+def _weights_path(folder: Path, generation: int) -> Path:
+    return folder / f"gen_{generation:04d}.model.safetensors"
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -253,14 +292,27 @@ class RunStore:
         samples: Any,
         metrics: Mapping[str, float],
         counts: Mapping[str, int],
+        model_format: str = "npz",
     ) -> Path:
-        """Write ``checkpoints/rep_XXXXX/gen_XXXX.npz`` atomically."""
+        """Write ``checkpoints/rep_XXXXX/gen_XXXX.npz`` atomically.
+
+        With ``model_format="safetensors"`` the model state goes to
+        ``gen_XXXX.model.safetensors`` (written first) instead of into the ``.npz``.
+        """
         names = sorted(metrics)
         count_names = sorted(counts)
-        arrays: dict[str, np.ndarray] = {
-            f"model/{k}": np.asarray(v) for k, v in model_state.items()
-        }
+        folder = self.replicate_dir(replicate)
+        arrays: dict[str, np.ndarray] = {}
+        if model_format == "safetensors":
+            atomic_save_safetensors(_weights_path(folder, generation), model_state)
+        elif model_format == "npz":
+            arrays.update({f"model/{k}": np.asarray(v) for k, v in model_state.items()})
+        else:
+            raise InvalidParameterError(
+                f"model_format: expected 'npz' or 'safetensors', got {model_format!r}"
+            )
         arrays.update(
+            model_format=np.asarray(model_format),
             generation=np.asarray(generation, dtype=np.int64),
             samples=text_array(samples) if isinstance(samples, list) else np.asarray(samples),
             samples_is_text=np.asarray(isinstance(samples, list)),
@@ -271,7 +323,7 @@ class RunStore:
             else np.zeros(0, dtype="<U1"),
             count_values=np.asarray([counts[k] for k in count_names], dtype=np.int64),
         )
-        path = self.replicate_dir(replicate) / f"gen_{generation:04d}.npz"
+        path = folder / f"gen_{generation:04d}.npz"
         atomic_savez(path, arrays)
         return path
 
@@ -282,10 +334,17 @@ class RunStore:
         deleted, since the generations after a gap are recomputed anyway.
         """
         out: list[Checkpoint] = []
-        for g, path in self._generation_files(self.replicate_dir(replicate)):
+        folder = self.replicate_dir(replicate)
+        for g, path in self._generation_files(folder):
             arrays = load_npz(path) if g == len(out) else None
+            if arrays is not None and str(arrays.get("model_format", "npz")) == "safetensors":
+                weights = load_safetensors(_weights_path(folder, g))
+                if weights is None:
+                    arrays = None
+                else:
+                    arrays.update({f"model/{k}": v for k, v in weights.items()})
             if arrays is None or int(arrays.get("generation", -1)) != g:
-                self._drop_from(self.replicate_dir(replicate), g)
+                self._drop_from(folder, g)
                 break
             is_text = bool(arrays["samples_is_text"])
             samples = arrays["samples"].tolist() if is_text else arrays["samples"]
@@ -345,6 +404,8 @@ class RunStore:
         for g, path in self._generation_files(folder):
             if g >= generation:
                 path.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    _weights_path(folder, g).unlink()
 
     # -- samples, metrics, summary -------------------------------------------------------------
     def write_samples(
