@@ -33,6 +33,9 @@ class Generator(ABC):
 
     kind: ClassVar[str]
     data_kind: ClassVar[DataKind]
+    # How the run store writes ``state_dict()``: inside the generation's ``.npz``, or (for
+    # neural weights) as a separate ``.safetensors`` file. Neither format ever unpickles.
+    checkpoint_format: ClassVar[Literal["npz", "safetensors"]] = "npz"
 
     # -- hyperparameters -------------------------------------------------------------------
     @classmethod

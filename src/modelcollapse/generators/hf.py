@@ -109,6 +109,8 @@ class HuggingFaceLM(Generator):
     """
 
     kind = "hf"
+    # The run store writes this model's weights as safetensors (see loop/store.py).
+    checkpoint_format = "safetensors"
     data_kind = "text"
 
     def __init__(

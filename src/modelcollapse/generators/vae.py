@@ -144,6 +144,8 @@ class VAE(Generator):
     """
 
     kind = "vae"
+    # The run store writes this model's weights as safetensors (see loop/store.py).
+    checkpoint_format = "safetensors"
     data_kind = "numeric"
 
     def __init__(

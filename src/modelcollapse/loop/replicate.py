@@ -80,7 +80,12 @@ def metric_names(cfg: ExperimentConfig, data_kind: str) -> list[str]:
 
 
 def _measure(
-    names: list[str], model: Generator, samples: Any, real: Any, rng: np.random.Generator
+    names: list[str],
+    model: Generator,
+    samples: Any,
+    real: Any,
+    rng: np.random.Generator,
+    tokenizer: str = "whitespace",
 ) -> dict[str, float]:
     from modelcollapse.metrics.context import MetricContext
     from modelcollapse.metrics.registry import compute
@@ -93,6 +98,7 @@ def _measure(
         heldout=real.heldout,
         truth=real.truth,
         rng=rng,
+        tokenizer=tokenizer,
     )
     return {k: float(v) for k, v in compute(names, ctx).items()}
 
@@ -137,7 +143,7 @@ def run_replicate(
         previous = template.clone().load_state_dict(done[-1].model_state)
     result.resumed_from = len(done)
     warm = bool(getattr(template, "warm_start", False))
-    model_format = getattr(template, "checkpoint_format", "npz")
+    model_format = template.checkpoint_format
 
     for g in range(len(done), cfg.generations + 1):
         if g == 0:
@@ -156,7 +162,9 @@ def run_replicate(
             ctx.reference_model = model
         samples = model.sample(n_samples, rng=stream(seed, r, g, Role.SAMPLE))
         # Metrics describe what the model generates, before any selector screens it.
-        values = _measure(names, model, samples, real, stream(seed, r, g, Role.METRIC))
+        values = _measure(
+            names, model, samples, real, stream(seed, r, g, Role.METRIC), tokenizer=cfg.tokenizer
+        )
         admitted = policy.admit(samples, g, ctx=ctx)
         counts.update(admitted.counts)
         history.append(admitted.data)
