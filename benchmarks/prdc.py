@@ -41,8 +41,11 @@ def peer(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
     return {key: float(v) for key, v in out.items()}
 
 
-def timed(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[Any, float, float]]:
-    """Result, best wall time and best CPU time (all threads of this process) of each function.
+def timed(
+    fns: dict[str, Callable[[], Any]], repeats: int, walls: dict[str, list[float]]
+) -> dict[str, tuple[Any, float, float]]:
+    """Result, best wall time and best CPU time (all threads of this process) of each function;
+    every wall time is appended to ``walls[name]``.
 
     Runs are interleaved (ours, peer, ours, peer, ...) so that load changes on a shared machine
     hit both sides alike. CPU time is reported too because wall time depends on the load, and
@@ -54,6 +57,7 @@ def timed(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[An
             t0, c0 = time.perf_counter(), time.process_time()
             out = fn()
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            walls.setdefault(name, []).append(wall)
             _, w, c = best.get(name, (None, float("inf"), float("inf")))
             best[name] = (out, min(w, wall), min(c, cpu))
     return best
@@ -80,12 +84,14 @@ def main() -> None:
     real = rng.standard_normal((args.n, args.d))
     fake = 1.1 * rng.standard_normal((args.n, args.d)) + 0.05
 
+    walls: dict[str, list[float]] = {}
     runs = timed(
         {
             "ours": lambda: prdc(real, fake, args.k).as_dict(),
             "peer": lambda: peer(real, fake, args.k),
         },
         args.repeats,
+        walls,
     )
     ours, t_ours, c_ours = runs["ours"]
     theirs, t_peer, c_peer = runs["peer"]
@@ -98,6 +104,8 @@ def main() -> None:
     diff = max(abs(ours[key] - theirs[key]) for key in ours)
     print(f"max |difference|: {diff:.2e}")
     print(f"wall: ours {t_ours:.2f} s, prdc {t_peer:.2f} s, speed ratio {t_peer / t_ours:.1f}x")
+    ratios = ", ".join(f"{p / o:.1f}x" for o, p in zip(walls["ours"], walls["peer"], strict=True))
+    print(f"wall ratio of each repeat (peer / ours, same round): {ratios}")
     print(f"CPU:  ours {c_ours:.2f} s, prdc {c_peer:.2f} s, ratio {c_peer / c_ours:.1f}x")
     print(
         f"peak numpy memory: ours {m_ours:.0f} MiB, prdc {m_peer:.0f} MiB "

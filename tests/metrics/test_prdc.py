@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +15,8 @@ from modelcollapse.metrics import PRDC, prdc
 from modelcollapse.metrics.functional.prdc import knn_sq_radii
 
 prdc_pkg = pytest.importorskip("prdc")
+# The package exports the function under the module's name: reach the module itself.
+prdc_module = importlib.import_module("modelcollapse.metrics.functional.prdc")
 
 
 def package(real, fake, k):
@@ -60,6 +64,47 @@ def test_radii_are_kth_neighbour_distances():
     x = rng.standard_normal((57, 3))
     brute = np.sort(cdist(x, x, "sqeuclidean"), axis=1)[:, 4]  # 0 to itself, then 4 neighbours
     assert knn_sq_radii(x, 4, chunk_size=10) == pytest.approx(brute, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 160),
+    d=st.integers(1, 3),
+    k=st.integers(1, 6),
+    chunk=st.integers(1, 70),
+    levels=st.integers(1, 6),
+    seed=st.integers(0, 2**31),
+)
+def test_radii_equal_brute_force_with_ties(n, d, k, chunk, levels, seed):
+    # Integer grids make squared distances exact, with many ties and duplicates: the slab
+    # bounds, the candidate filter and the running merge must give the exact (k+1)-th value.
+    if n < k + 1:
+        k = n - 1 if n > 1 else 1
+    if n < k + 1:
+        return
+    x = np.random.default_rng(seed).integers(0, levels, size=(n, d)).astype(float)
+    brute = np.sort(cdist(x, x, "sqeuclidean"), axis=1)[:, k]
+    np.testing.assert_array_equal(knn_sq_radii(x, k, chunk_size=chunk), brute)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_result_does_not_depend_on_threads(workers, monkeypatch):
+    rng = np.random.default_rng(7)
+    real = rng.integers(0, 5, size=(700, 3)).astype(float)  # ties everywhere
+    fake = rng.standard_normal((650, 3)) * 1.5
+    want = package(real, fake, 4)
+    monkeypatch.setattr(prdc_module, "_workers", lambda: workers)
+    ours = prdc(real, fake, 4, chunk_size=128)
+    assert_same(ours, want)
+    assert ours == prdc(real, fake, 4, chunk_size=97)
+
+
+def test_duplicates_at_scale_match_the_package():
+    # Many exact duplicates (radius 0: nothing is strictly inside) in a set spanning many tiles.
+    rng = np.random.default_rng(11)
+    real = np.repeat(rng.standard_normal((150, 8)), 4, axis=0)
+    fake = np.vstack([real[::3], rng.standard_normal((300, 8))])
+    assert_same(prdc(real, fake, 3, chunk_size=64), package(real, fake, 3))
 
 
 def test_identical_sets():

@@ -204,8 +204,13 @@ def iter_csv(path: Path, gz: bool) -> Iterator[Rec | Bad]:
     Lines that are not valid UTF-8 are rejected on their own and never reach the CSV parser.
     Blank lines between records are skipped; inside a quoted field they are kept.
     """
-    fed: list[int] = []  # physical line number of every line handed to the parser
-    texts: list[str] = []  # their text, blanked once consumed (indices follow reader.line_num)
+    # The lines handed to the parser and not consumed yet (physical line numbers and text);
+    # fed[0] is line ``base`` of reader.line_num. Consumed lines are dropped, so memory holds
+    # one record, not the file.
+    fed: list[int] = []
+    texts: list[str] = []
+    base = 0
+    last = 0  # physical line number of the last dropped line
     pending: list[Bad] = []
 
     def feed() -> Iterator[str]:
@@ -219,8 +224,12 @@ def iter_csv(path: Path, gz: bool) -> Iterator[Rec | Bad]:
             yield text + "\n"
 
     def consumed(start: int, stop: int) -> str:
-        raw = "\n".join(texts[start:stop])
-        texts[start:stop] = [""] * (stop - start)
+        nonlocal base, last
+        raw = "\n".join(texts[start - base : stop - base])
+        if stop > base:
+            last = fed[stop - base - 1]
+            del fed[: stop - base], texts[: stop - base]
+            base = stop
         return raw
 
     reader = csv.reader(feed(), strict=True)
@@ -234,14 +243,15 @@ def iter_csv(path: Path, gz: bool) -> Iterator[Rec | Bad]:
             except csv.Error as exc:
                 yield from pending
                 pending.clear()
-                first = fed[min(start, len(fed) - 1)] if fed else 1
+                first = fed[min(start - base, len(fed) - 1)] if fed else (last or 1)
                 yield Bad(first, f"malformed CSV ({exc})", consumed(start, reader.line_num))
                 continue
             yield from pending
             pending.clear()
+            line = fed[start - base]
             raw = consumed(start, reader.line_num)
             if row and not (len(row) == 1 and not row[0].strip()):  # skip blank lines
-                yield Rec(fed[start], raw, row)
+                yield Rec(line, raw, row)
     yield from pending
 
 
