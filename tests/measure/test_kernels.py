@@ -20,18 +20,20 @@ def small(verses):
     return ref, cand
 
 
+@pytest.mark.parametrize("tokenizer", [None, "words", "lower:regex:[a-z]+"])
 @pytest.mark.parametrize("name", sorted(TEXT_KERNELS))
-def test_kernel_equals_generic_path(name, small):
+def test_kernel_equals_generic_path(name, tokenizer, small):
     ref, cand = small
     spec = get(name, "text")
     kernel = text_kernel(name, spec.fn)
     assert kernel is not None, f"{name}: the registered function is not the one mirrored"
     build = two_sample_layout if spec.needs_reference else one_sample_layout
     layout = build(ref, cand, 12, np.random.default_rng(5))
-    generic = evaluate(spec, "text", layout, n_boot=12, seed=1)
+    generic = evaluate(spec, "text", layout, n_boot=12, seed=1, tokenizer=tokenizer)
     fast = evaluate(
-        spec, "text", layout, n_boot=12, seed=1, kernel=kernel, tables=text_tables(layout)
-    )
+        spec, "text", layout, n_boot=12, seed=1, kernel=kernel,
+        tables=text_tables(layout, tokenizer), tokenizer=tokenizer,
+    )  # fmt: skip
     assert fast.vectorised and not generic.vectorised
     np.testing.assert_allclose(fast.candidate, generic.candidate, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(fast.reference, generic.reference, rtol=1e-12, atol=1e-15)
@@ -49,3 +51,19 @@ def test_a_reregistered_metric_falls_back_to_the_generic_path():
     assert text_kernel("vocab_size", spec.fn) is not None
     assert text_kernel("vocab_size", imposter.fn) is None
     assert text_kernel("self_bleu", get("self_bleu", "text").fn) is None
+
+
+def test_the_tokenizer_reaches_both_paths(small):
+    ref, cand = small
+    spec = get("vocab_size", "text")
+    layout = one_sample_layout(ref, cand, 4, np.random.default_rng(5))
+    kernel = text_kernel("vocab_size", spec.fn)
+    values = {}
+    for tok in ("whitespace", "words"):
+        tables = text_tables(layout, tok)
+        fast = evaluate(spec, "text", layout, n_boot=4, seed=1, kernel=kernel, tables=tables)
+        generic = evaluate(spec, "text", layout, n_boot=4, seed=1, tokenizer=tok)
+        assert fast.candidate == generic.candidate
+        values[tok] = fast.candidate
+    # "earth," and "earth." are words of their own under whitespace, one word under words
+    assert values["whitespace"] > values["words"]

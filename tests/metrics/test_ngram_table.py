@@ -60,8 +60,8 @@ def test_hand_example_and_tokenizers():
     assert bigrams.docs.tolist() == [0, 0, 0, 1]  # "b c" spans documents: not counted
     assert bigrams.n_distinct == 2
     assert ngram_ids(corpus, 2, across_documents=True).n_distinct == 3
-    assert encode_documents(["Hi, you"]).vocab_size == 3  # default: punctuation is a token
-    assert encode_documents(["Hi, you"], "whitespace").vocab_size == 2
+    assert encode_documents(["Hi, you"], "words").vocab_size == 3  # punctuation is a token
+    assert encode_documents(["Hi, you"]).vocab_size == 2  # default: whitespace
     empty = encode_documents(["", " "])
     assert empty.tokens.size == 0 and ngram_ids(empty, 3).ids.size == 0
 
@@ -82,4 +82,6 @@ def test_bad_tokenizers():
     with pytest.raises(InvalidParameterError, match="did you mean 'whitespace'"):
         encode_documents(["a b"], tokenizer="whitespaces")
     assert encode_documents(["a  b\tc"], "whitespace").tokens.tolist() == [0, 1, 2]
-    assert encode_documents(["a b"], "default").vocab_size == 2
+    assert encode_documents(["a b,"], "words").vocab_size == 3
+    with pytest.raises(InvalidParameterError, match="unknown tokenizer 'default'"):
+        encode_documents(["a b"], "default")  # the old name of "words", gone with the default

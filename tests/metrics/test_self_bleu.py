@@ -17,16 +17,20 @@ from modelcollapse.metrics.functional.self_bleu import closest_other_lengths
 from tests.metrics.references import nltk_self_bleu_scores
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equals_nltk_on_random_kjv_subsets(seed):
+@pytest.mark.parametrize(
+    ("seed", "tokenizer", "split"),
+    [(0, "words", tokenize), (1, "words", tokenize), (2, "whitespace", str.split)],
+)
+def test_equals_nltk_on_random_kjv_subsets(seed, tokenizer, split):
+    # NLTK scores token lists: ours gets the tokenizer that produced them.
     train, heldout = kjv_split()
     verses = [d.text for d in (*train, *heldout)]
     rng = np.random.default_rng(seed)
     docs = [verses[i] for i in rng.choice(len(verses), 60, replace=False)]
-    theirs = nltk_self_bleu_scores([tokenize(d) for d in docs])
-    ours = self_bleu_scores(docs)
+    theirs = nltk_self_bleu_scores([split(d) for d in docs])
+    ours = self_bleu_scores(docs, tokenizer=tokenizer)
     assert np.abs(ours - theirs).max() < 1e-9
-    assert abs(self_bleu(docs) - theirs.mean()) < 1e-9
+    assert abs(self_bleu(docs, tokenizer=tokenizer) - theirs.mean()) < 1e-9
 
 
 # Small alphabets so documents share n-grams; lists of tokens joined by spaces.

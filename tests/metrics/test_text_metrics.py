@@ -38,7 +38,8 @@ def test_hand_computed_values():
     # No bigram crosses the document boundary ("sat the" is not counted).
     assert distinct_2(["a b", "c d"]) == 1.0
     assert distinct_n(["a a a a"], 1) == 0.25
-    assert vocab_size(["Hello, world!"]) == 4  # punctuation is its own token
+    assert vocab_size(["Hello, world!"]) == 2  # default "whitespace": "Hello," and "world!"
+    assert vocab_size(["Hello, world!"], tokenizer="words") == 4  # punctuation is a token
 
 
 def test_tokenizer_can_be_replaced():
@@ -112,7 +113,7 @@ def test_registered_text_metrics():
     samples=st.lists(st.text(max_size=60), min_size=1, max_size=12),
 )
 def test_arbitrary_unicode_never_crashes_and_stays_in_range(ref, samples):
-    tokens = [t for d in samples for t in tokenize(d)]
+    tokens = [t for d in samples for t in d.split()]  # the default tokenizer
     v = vocab_size(samples)
     assert v == len(set(tokens))
     h = unigram_entropy(samples)
@@ -129,3 +130,39 @@ def test_arbitrary_unicode_never_crashes_and_stays_in_range(ref, samples):
     assert math.isnan(r) or 0 <= r <= 1
     if not math.isnan(r):
         assert rare_recall(ref, ref) == 1.0
+
+
+def test_the_tokenizer_changes_the_values():
+    docs = ["Word, word", "word word"]
+    # whitespace (default): "Word," "word" | "word" "word": unigrams 2 distinct of 4
+    assert distinct_n(docs, 1) == 0.5
+    assert distinct_n(docs, 1, tokenizer="whitespace") == 0.5
+    # words: "Word" "," "word" | "word" "word": 3 distinct of 5
+    assert distinct_n(docs, 1, tokenizer="words") == 0.6
+    assert distinct_n(docs, 1, tokenizer="lower:regex:\\w+") == 0.25  # "word" x 4
+    # "word, word, word,": bigrams (word, word,) x2 | (word ,) x3 and (, word) x2
+    assert distinct_2(["word, word, word,"]) == 0.5
+    assert distinct_2(["word, word, word,"], tokenizer="words") == 0.4
+    with pytest.raises(InvalidParameterError, match="did you mean 'words'"):
+        distinct_n(docs, 1, tokenizer="word")
+
+
+def test_registered_metrics_read_the_context_tokenizer():
+    ref = ["Amen, amen. Selah, and amen again"]
+    samples = ["Amen, amen. Amen, amen. Selah", "amen"]
+
+    def ctx(**kw):
+        return MetricContext("text", None, samples, ref, ref, None, np.random.default_rng(0), **kw)
+
+    names = ["vocab_size", "distinct_2", "rare_recall", "ngram_diversity", "kl", "js"]
+    default = compute(names, ctx())
+    assert default == compute(names, ctx(tokenizer="whitespace"))
+    assert default["vocab_size"] == 4  # Amen, amen. Selah amen
+    words = compute(names, ctx(tokenizer="words"))
+    assert words["vocab_size"] == 5  # Amen , amen . Selah
+    assert all(words[n] != default[n] for n in names), (words, default)
+    assert compute(["vocab_size"], ctx(tokenizer="lower:regex:[a-z]+"))["vocab_size"] == 2
+    chars = compute(["vocab_size"], ctx(tokenizer=lambda s: list(s)))["vocab_size"]
+    assert chars == len(set("".join(samples)))  # a callable tokenizer: characters
+    with pytest.raises(InvalidParameterError, match="unknown tokenizer 'wrods'"):
+        ctx(tokenizer="wrods")

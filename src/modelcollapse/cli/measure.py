@@ -37,6 +37,13 @@ VERDICT_STYLE = {"healthy": "bold green", "early": "bold yellow", "late": "bold 
 # Exit codes: 0 ran (verdict below --fail-on), 1 the verdict reached --fail-on, 2 user error.
 EXIT_GATE = 1
 
+TOKENIZER_HELP = (
+    "How text metrics split documents into tokens: 'whitespace' (str.split, the default), "
+    "'words' (words and single punctuation characters), 'regex:PATTERN' (the matches of a "
+    "Python regular expression) or 'lower:SPEC' (lowercase, then SPEC). Perplexity is per "
+    "model token whatever this is."
+)
+
 
 def fmt(x: float | None) -> str:
     """A metric value in a table cell: 4 significant digits, '-' when missing."""
@@ -83,6 +90,9 @@ def print_result(console: Console, result: MeasureResult, title: str) -> None:
     console.print(f"verdict: [{style}]{result.verdict}[/{style}]")
     for reason in result.reasons:
         console.print(f"  {reason}")
+    if result.tokenizer is not None:
+        # markup off: a regex:PATTERN tokenizer may hold brackets that rich would parse
+        console.print(f"tokenizer: {result.tokenizer}", style="dim", markup=False, highlight=False)
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]")
 
@@ -128,6 +138,7 @@ def measure(
         help="Also compare sentence embeddings of text (default: when the hf extra is installed).",
     ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    tokenizer: str = typer.Option("whitespace", "--tokenizer", "-t", help=TOKENIZER_HELP),
 ) -> None:
     """Compare a candidate dataset with a human reference and give a collapse verdict.
 
@@ -151,7 +162,10 @@ def measure(
       modelcollapse measure -r ref_emb.npy -c cand_emb.npy --kind embedding
 
       modelcollapse measure -r human.csv -c batch.parquet --on-error skip --fail-on early
+
+      modelcollapse measure -r human.txt -c generated.txt --tokenizer words
     """
+    from modelcollapse.data.tokenize import check_tokenizer
     from modelcollapse.measure.files import measure_files
 
     result = measure_files(
@@ -159,6 +173,7 @@ def measure(
         text_field=text_field, on_error=on_error.value, max_records=max_records, n_boot=n_boot,
         n_boot_expensive=n_boot_expensive,
         embeddings=embeddings if kind == Kind.text else False, cache_dir=cache_dir,
+        tokenizer=check_tokenizer(tokenizer),
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from modelcollapse.cli.measure import (
     EXIT_GATE,
+    TOKENIZER_HELP,
     VERDICT_STYLE,
     FailOn,
     Kind,
@@ -91,6 +92,7 @@ def monitor(
         False, "--embeddings/--no-embeddings", help="Also compare sentence embeddings of text."
     ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    tokenizer: str = typer.Option("whitespace", "--tokenizer", "-t", help=TOKENIZER_HELP),
 ) -> None:
     """Measure dataset or model versions, in order, against one human reference.
 
@@ -108,6 +110,7 @@ def monitor(
 
       modelcollapse monitor real.npy gen1.npy gen2.npy --kind numeric --json --fail-on late
     """
+    from modelcollapse.data.tokenize import check_tokenizer
     from modelcollapse.measure.monitor import monitor_files
 
     result = monitor_files(
@@ -115,12 +118,17 @@ def monitor(
         text_field=text_field, on_error=on_error.value, max_records=max_records, n_boot=n_boot,
         n_boot_expensive=n_boot_expensive,
         embeddings=embeddings if kind == Kind.text else False, cache_dir=cache_dir,
+        tokenizer=check_tokenizer(tokenizer),
     )  # fmt: skip
     if as_json:
-        typer.echo(json.dumps({"reference": str(reference), **result.to_dict()}, indent=2))
+        recorded = {"tokenizer": tokenizer if kind == Kind.text else None}
+        doc = {"reference": str(reference), **recorded, **result.to_dict()}
+        typer.echo(json.dumps(doc, indent=2))
     else:
         console = Console()
         console.print(trend_table(result, str(reference)))
+        if kind == Kind.text:
+            console.print(f"tokenizer: {tokenizer}", markup=False, highlight=False)
         for stage in ("early", "late"):
             first = result.first_reaching(stage)
             text = first if first is not None else "none"

@@ -46,6 +46,9 @@ class ExperimentConfig(_Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     metrics: list[str] = Field(default_factory=list)
     save_samples: bool = False
+    # How text metrics tokenize (modelcollapse.data.tokenize.get_tokenizer): whitespace, words,
+    # regex:PATTERN, lower:SPEC. The models keep their own tokenizers.
+    tokenizer: str = "whitespace"
 
     @field_validator("name")
     @classmethod
@@ -53,6 +56,16 @@ class ExperimentConfig(_Strict):
         if not v.strip():
             raise ValueError("must be a non-empty string")
         return v
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_ok(cls, v: str) -> str:
+        from modelcollapse.data.tokenize import check_tokenizer
+
+        try:
+            return check_tokenizer(v)
+        except InvalidParameterError as exc:
+            raise ValueError(str(exc).removeprefix("tokenizer: ")) from None
 
 
 def _format_validation_error(exc: ValidationError) -> str:

@@ -2,7 +2,8 @@
 
 The metric is called through the registry with a measure-mode :class:`MetricContext`
 (``model=None``, ``samples`` = candidate or probe records, ``reference`` = ``heldout`` = the
-anchor for two-sample metrics or the probe for one-sample metrics, ``truth=None``). The
+anchor for two-sample metrics or the probe for one-sample metrics, ``truth=None``,
+``tokenizer`` = the measurement's tokenizer). The
 candidate and the probe of replicate ``b`` share the anchor replicate ``b`` and the metric's
 random stream ``b``, so their difference carries no noise from either (common random numbers).
 
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.data.tokenize import DEFAULT_TOKENIZER, Tokenizer
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.measure.arms import Layout
 from modelcollapse.measure.bootstrap import index_weights
@@ -55,7 +57,11 @@ def metric_rng(seed: int, name: str, replicate: int) -> np.random.Generator:
 
 
 def _context(
-    data_kind: str, samples: Any, reference: Any, rng: np.random.Generator
+    data_kind: str,
+    samples: Any,
+    reference: Any,
+    rng: np.random.Generator,
+    tokenizer: Tokenizer | str | None = None,
 ) -> MetricContext:
     return MetricContext(
         data_kind=data_kind,  # type: ignore[arg-type]
@@ -65,15 +71,28 @@ def _context(
         heldout=reference,
         truth=None,
         rng=rng,
+        tokenizer=DEFAULT_TOKENIZER if tokenizer is None else tokenizer,
     )
 
 
-def _call(spec: MetricSpec, data_kind: str, samples: Any, reference: Any, rng: Any) -> float:
-    return float(spec.fn(_context(data_kind, samples, reference, rng)))
+def _call(
+    spec: MetricSpec,
+    data_kind: str,
+    samples: Any,
+    reference: Any,
+    rng: Any,
+    tokenizer: Tokenizer | str | None = None,
+) -> float:
+    return float(spec.fn(_context(data_kind, samples, reference, rng, tokenizer)))
 
 
 def _generic_many(
-    specs: list[MetricSpec], data_kind: str, layout: Layout, n_boot: int, seed: int
+    specs: list[MetricSpec],
+    data_kind: str,
+    layout: Layout,
+    n_boot: int,
+    seed: int,
+    tokenizer: Tokenizer | str | None = None,
 ) -> list[Evaluation]:
     """The generic path for several metrics on one layout, replicate by replicate.
 
@@ -86,7 +105,9 @@ def _generic_many(
     points = {}
     for arm_name, arm in (("candidate", layout.candidate), ("probe", layout.probe)):
         for spec in specs:
-            points[spec.name, arm_name] = _point(spec, data_kind, arm.data, ref_data, seed)
+            points[spec.name, arm_name] = _point(
+                spec, data_kind, arm.data, ref_data, seed, tokenizer
+            )
     reps = {(spec.name, side): np.full(n_boot, np.nan) for spec in specs for side in _SIDES}
     for b in range(n_boot):
         ref_b = anchor.replicate(b) if anchor is not None else ref_data
@@ -95,7 +116,7 @@ def _generic_many(
             for spec in specs:
                 with contextlib.suppress(DataError):  # NaN: see the module docstring
                     reps[spec.name, arm_name][b] = _call(
-                        spec, data_kind, data_b, ref_b, metric_rng(seed, spec.name, b)
+                        spec, data_kind, data_b, ref_b, metric_rng(seed, spec.name, b), tokenizer
                     )
     return [
         Evaluation(
@@ -112,9 +133,17 @@ def _generic_many(
 _SIDES = ("candidate", "probe")
 
 
-def _point(spec: MetricSpec, data_kind: str, samples: Any, reference: Any, seed: int) -> float:
+def _point(
+    spec: MetricSpec,
+    data_kind: str,
+    samples: Any,
+    reference: Any,
+    seed: int,
+    tokenizer: Tokenizer | str | None = None,
+) -> float:
     try:
-        return _call(spec, data_kind, samples, reference, metric_rng(seed, spec.name, -1))
+        rng = metric_rng(seed, spec.name, -1)
+        return _call(spec, data_kind, samples, reference, rng, tokenizer)
     except InvalidParameterError as exc:
         # Typically a simulate metric that reads the model (nll, w2, tail_coverage): measure
         # has none. Say so instead of leaving "expected a model ..., got NoneType" unexplained.
@@ -148,24 +177,37 @@ def evaluate(
     seed: int,
     kernel: Kernel | None = None,
     tables: TextTables | None = None,
+    tokenizer: Tokenizer | str | None = None,
 ) -> Evaluation:
-    """Point values and ``n_boot`` replicates of ``spec`` on the candidate and the probe."""
+    """Point values and ``n_boot`` replicates of ``spec`` on the candidate and the probe.
+
+    ``tokenizer`` goes to the text metrics (:attr:`MetricContext.tokenizer`; None: the
+    default); a kernel reads the ``tables``, which must have been built with the same one.
+    """
     n_boot = min(n_boot, layout.n_boot)
     if kernel is not None and tables is not None:
         return _vectorised(kernel, tables, layout, n_boot)
-    return _generic_many([spec], data_kind, layout, n_boot, seed)[0]
+    return _generic_many([spec], data_kind, layout, n_boot, seed, tokenizer)[0]
 
 
 def evaluate_many(
-    specs: list[MetricSpec], data_kind: str, layout: Layout, *, n_boot: int, seed: int
+    specs: list[MetricSpec],
+    data_kind: str,
+    layout: Layout,
+    *,
+    n_boot: int,
+    seed: int,
+    tokenizer: Tokenizer | str | None = None,
 ) -> list[Evaluation]:
     """:func:`evaluate` on the generic path for several metrics at once (same results)."""
-    return _generic_many(specs, data_kind, layout, min(n_boot, layout.n_boot), seed)
+    n_boot = min(n_boot, layout.n_boot)
+    return _generic_many(specs, data_kind, layout, n_boot, seed, tokenizer)
 
 
-def text_tables(layout: Layout) -> TextTables:
-    """The count tables of a text layout's arms (see :class:`.kernels.TextTables`)."""
+def text_tables(layout: Layout, tokenizer: Tokenizer | str | None = None) -> TextTables:
+    """The count tables of a text layout's arms (see :class:`.kernels.TextTables`), tokenized
+    with ``tokenizer`` (None: the default, ``"whitespace"``)."""
     arms = {"candidate": layout.candidate.data, "probe": layout.probe.data}
     if layout.anchor is not None:
         arms["anchor"] = layout.anchor.data
-    return TextTables(arms)
+    return TextTables(arms, tokenizer)

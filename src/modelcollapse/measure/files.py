@@ -17,11 +17,11 @@ records, the streamed metrics are also reported over the whole inputs (``full_ca
 candidate).
 
 Formats: text is streamed from JSONL, CSV, Parquet and TXT (gzipped too), with the record rules
-of :mod:`modelcollapse.data.readers`, plus one more: a document without any token is a bad
-record. Numeric data and embeddings are streamed from ``.npy`` (memory-mapped); CSV, JSONL and
-Parquet numeric files go through :func:`~modelcollapse.data.readers.read_data`, which holds the
-whole array, so convert very large numeric inputs to ``.npy``. NaN or infinite values are bad
-records; so are rows of another width than the first.
+of :mod:`modelcollapse.data.readers`, plus one more: a document without any token (of the
+measurement's tokenizer, ``"whitespace"`` by default) is a bad record. Numeric data and embeddings are streamed from ``.npy`` (memory-mapped), CSV, JSONL (gzipped
+too) and Parquet (record batches) by :func:`~modelcollapse.data.array_readers.iter_array`, with
+the rules of :func:`~modelcollapse.data.readers.read_array`: NaN, infinite or non-numeric values
+are bad records; so are rows of another width than the first.
 
 Bad records follow ``on_error`` (:mod:`modelcollapse.data.quarantine`): ``fail`` raises a
 one-line :class:`DataError` naming ``file:line``; ``skip`` writes each to the quarantine file
@@ -31,7 +31,6 @@ next to the input and counts it. An input without any good record is an error ei
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.data.array_readers import iter_array
 from modelcollapse.data.quarantine import Quarantine, check_on_error
-from modelcollapse.data.readers import _csv_objects, _parquet_objects, read_data, to_document
+from modelcollapse.data.readers import _csv_objects, _parquet_objects, to_document
 from modelcollapse.data.records import Bad, Rec, detect_format, iter_json, iter_text, require_file
-from modelcollapse.data.tokenize import TOKEN_PATTERN
+from modelcollapse.data.tokenize import Tokenizer, get_tokenizer, tokenizer_name
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
 from modelcollapse.measure.measure import measure as measure_data
@@ -75,7 +75,12 @@ STREAMING["embedding"] = STREAMING["numeric"]
 
 DEFAULT_MAX_RECORDS = 5000
 DEFAULT_CHUNK_SIZE = 4096
-NO_TOKENS = "document has no tokens; expected at least one word or punctuation character"
+NO_TOKENS = "document has no tokens"
+
+
+def no_tokens_reason(tokenizer: Tokenizer | str | None) -> str:
+    """The reason a document without any token of ``tokenizer`` is a bad record."""
+    return f"{NO_TOKENS}; expected at least one token of tokenizer {tokenizer_name(tokenizer)!r}"
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Streams:
     names: list[str]
     one: dict[str, dict[str, StreamingMetric]] = field(default_factory=dict)
     pair: dict[str, tuple[StreamingMetric, str]] = field(default_factory=dict)
+    tokenizer: Tokenizer | str | None = None  # of the text streams (None: "whitespace")
 
     def __post_init__(self) -> None:
         module = importlib.import_module("modelcollapse.metrics.streaming")
@@ -95,10 +101,11 @@ class Streams:
                 continue
             cls_name, form = table[name]
             cls = getattr(module, cls_name)
+            kwargs = {"tokenizer": self.tokenizer} if self.kind == "text" else {}
             if form == "one":
-                self.one[name] = {"candidate": cls(), "reference": cls()}
+                self.one[name] = {"candidate": cls(**kwargs), "reference": cls(**kwargs)}
             else:
-                self.pair[name] = (cls(), form)
+                self.pair[name] = (cls(**kwargs), form)
 
     def update(self, side: str, chunk: Any) -> None:
         for per_side in self.one.values():
@@ -201,8 +208,16 @@ def _text_records(src: Path, text_field: str) -> Iterator[Rec | Bad]:
 
 
 def _text_chunks(
-    src: Path, q: Quarantine, text_field: str, id_field: str, chunk_size: int, lines: list[int]
+    src: Path,
+    q: Quarantine,
+    text_field: str,
+    id_field: str,
+    chunk_size: int,
+    lines: list[int],
+    tokenizer: Tokenizer | str | None = None,
 ) -> Iterator[list[str]]:
+    tokenize = get_tokenizer(tokenizer)
+    no_tokens = no_tokens_reason(tokenizer)
     stem = Path(src.name.removesuffix(".gz").removesuffix(".GZ")).stem
     chunk: list[str] = []
     for rec in _text_records(src, text_field):
@@ -213,8 +228,8 @@ def _text_chunks(
         if isinstance(doc, str):
             q.reject(rec.line, doc, rec.raw, rec.value)
             continue
-        if TOKEN_PATTERN.search(doc.text) is None:
-            q.reject(rec.line, NO_TOKENS, rec.raw, rec.value)
+        if not tokenize(doc.text):
+            q.reject(rec.line, no_tokens, rec.raw, rec.value)
             continue
         if not lines:
             lines.append(rec.line)
@@ -226,34 +241,13 @@ def _text_chunks(
         yield chunk
 
 
-def _npy_chunks(
+def _numeric_chunks(
     src: Path, q: Quarantine, chunk_size: int, lines: list[int]
 ) -> Iterator[np.ndarray]:
-    try:
-        arr = np.load(src, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"not a readable .npy file ({exc})", path=str(src)) from None
-    if arr.dtype.kind not in "biuf":
-        raise DataError(f"expected a numeric array, got dtype {arr.dtype}", path=str(src))
-    if arr.ndim not in (1, 2):
-        raise DataError(f"expected a 1-D or 2-D array, got shape {arr.shape}", path=str(src))
-    for start in range(0, arr.shape[0], chunk_size):
-        block = np.asarray(arr[start : start + chunk_size], dtype=np.float64)
-        block = block.reshape(block.shape[0], -1) if arr.ndim == 2 else block[:, None]
-        bad = ~np.isfinite(block)
-        rows = bad.any(axis=1)
-        for i in np.flatnonzero(rows).tolist():
-            j = int(np.flatnonzero(bad[i])[0])
-            q.reject(
-                start + i + 1,
-                f"non-finite value {block[i, j]} in column {j}",
-                json.dumps(block[i].tolist()),
-            )
-        good = block[~rows]
-        if good.shape[0]:
-            if not lines:
-                lines.append(start + int(np.flatnonzero(~rows)[0]) + 1)
-            yield good
+    for chunk in iter_array(src, q, chunk_size=chunk_size):
+        if not lines:
+            lines.append(chunk.first_line)
+        yield chunk.rows
 
 
 def load_input(
@@ -268,34 +262,25 @@ def load_input(
     on_error: str = "fail",
     max_records: int = DEFAULT_MAX_RECORDS,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    tokenizer: Tokenizer | str | None = None,
 ) -> InputSample:
-    """Read one input in chunks (see the module docstring)."""
+    """Read one input in chunks (see the module docstring); a text record without any token
+    of ``tokenizer`` (None: ``"whitespace"``) is a bad record."""
     src = require_file(path)
     check_on_error(on_error)
     lines: list[int] = []
     reservoir = Reservoir(max_records, rng)
-    fmt, _gz = detect_format(src)
-    if kind != "text" and fmt != "npy":
-        # Not streamed (see the module docstring): the reader validates and quarantines.
-        data, info = read_data(src, "numeric", on_error=on_error)
-        for start in range(0, data.shape[0], chunk_size):
-            chunk = data[start : start + chunk_size]
-            if streams is not None:
-                streams.update(side, chunk)
-            reservoir.add(chunk)
-        sample = reservoir.sample()
-        return InputSample(src, sample, info.n_good, info.n_bad, info.quarantine_path, None)
     with Quarantine(src, on_error) as q:
         chunks: Iterator[Any] = (
-            _text_chunks(src, q, text_field, id_field, chunk_size, lines)
+            _text_chunks(src, q, text_field, id_field, chunk_size, lines, tokenizer)
             if kind == "text"
-            else _npy_chunks(src, q, chunk_size, lines)
+            else _numeric_chunks(src, q, chunk_size, lines)
         )
         width: int | None = None
         for chunk in chunks:
             if kind != "text":
                 width = width or chunk.shape[1]
-                if chunk.shape[1] != width:  # cannot happen within one .npy; kept as a guard
+                if chunk.shape[1] != width:  # the readers keep one width a file; a guard
                     raise DataError(
                         f"expected {width} columns, got {chunk.shape[1]}", path=str(src)
                     )
@@ -320,27 +305,31 @@ def measure_files(
     on_error: str = "fail",
     max_records: int = DEFAULT_MAX_RECORDS,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    tokenizer: Tokenizer | str | None = None,
     **measure_kwargs: Any,
 ) -> MeasureResult:
     """:func:`~modelcollapse.measure.measure.measure` on two files, in bounded memory.
 
     ``max_records`` caps the records of each input used for the bootstrap and the verdict
-    (a seeded uniform sample); ``measure_kwargs`` go to ``measure`` (``n_boot``, ``level``,
-    ``embeddings``, ...). See the module docstring.
+    (a seeded uniform sample); ``tokenizer`` is that of the text metrics, the streamed ones
+    and the no-token check included (see ``measure``); ``measure_kwargs`` go to ``measure``
+    (``n_boot``, ``level``, ``embeddings``, ...). See the module docstring.
     """
     kind = check_kind(kind)
     for name, value in (("max_records", max_records), ("chunk_size", chunk_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise InvalidParameterError(f"{name}: expected an integer >= 2, got {value!r}")
+    get_tokenizer(tokenizer)
     for path in (reference, candidate):  # fail fast, before reading anything
         detect_format(require_file(path))
     gen = as_generator(rng)
     ref_rng, cand_rng, measure_rng = gen.spawn(3)
     names = list(metrics) if metrics is not None else default_metric_names(kind)
-    streams = Streams(kind, [n for n in names if not n.startswith(EMBEDDING_PREFIX)])
+    streamed = [n for n in names if not n.startswith(EMBEDDING_PREFIX)]
+    streams = Streams(kind, streamed, tokenizer=tokenizer)
     common = dict(
         text_field=text_field, id_field=id_field, on_error=on_error, max_records=max_records,
-        chunk_size=chunk_size, streams=streams,
+        chunk_size=chunk_size, streams=streams, tokenizer=tokenizer,
     )  # fmt: skip
     ref = load_input(reference, kind, side="reference", rng=ref_rng, **common)  # type: ignore[arg-type]
     cand = load_input(candidate, kind, side="candidate", rng=cand_rng, **common)  # type: ignore[arg-type]
@@ -352,8 +341,9 @@ def measure_files(
             line=cand.first_line,
         )
     result = measure_data(
-        ref.data, cand.data, kind=kind, metrics=metrics, rng=measure_rng, **measure_kwargs
-    )
+        ref.data, cand.data, kind=kind, metrics=metrics, rng=measure_rng,
+        **({"tokenizer": tokenizer} if kind == "text" else {}), **measure_kwargs,
+    )  # fmt: skip
     result.n_reference_total, result.n_candidate_total = ref.n_good, cand.n_good
     result.n_bad_reference, result.n_bad_candidate = ref.n_bad, cand.n_bad
     for info in (ref, cand):

@@ -41,11 +41,14 @@ BLOCK_BYTES = 32 * 2**20
 class TextTables:
     """Count tables of the documents of every arm of a layout, over one shared vocabulary.
 
-    ``arms`` maps an arm name ("candidate", "probe", "anchor") to its documents. N-gram tables
-    are built on first use and cached.
+    ``arms`` maps an arm name ("candidate", "probe", "anchor") to its documents, tokenized once
+    with ``tokenizer`` (None: the default, ``"whitespace"``; it must be the tokenizer of the
+    metrics the kernels mirror). N-gram tables are built on first use and cached.
     """
 
-    def __init__(self, arms: dict[str, list[str]], tokenizer: Tokenizer | None = None) -> None:
+    def __init__(
+        self, arms: dict[str, list[str]], tokenizer: Tokenizer | str | None = None
+    ) -> None:
         self.vocab: dict[str, int] = {}
         self.ids: dict[str, list[np.ndarray]] = {}
         for arm, docs in arms.items():

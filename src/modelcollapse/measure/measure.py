@@ -16,7 +16,8 @@ documents), ``"numeric"`` (arrays (n, d)) and
 ``"embedding"`` (arrays of vectors, measured with the embedding metric set). Metrics are named
 as in the registry (``modelcollapse.metrics.available("text")``); a mistyped name gets a
 suggestion. Without ``metrics`` the defaults of :data:`DEFAULT_METRICS` that are registered are
-used.
+used. Text metrics count the tokens of ``tokenizer``, ``"whitespace"`` (``str.split()``) unless
+another is named; the result records which.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from modelcollapse.data.tokenize import get_tokenizer, tokenizer_name
 from modelcollapse.errors import DataError, InvalidParameterError, MissingExtraError, did_you_mean
 from modelcollapse.measure.arms import (
     Layout,
@@ -50,7 +52,7 @@ from modelcollapse.measure.verdict import (
     tolerance_of,
 )
 from modelcollapse.metrics.functional.moments import data_variance
-from modelcollapse.metrics.functional.text import tokenize_documents
+from modelcollapse.metrics.functional.text import Tokenizer, tokenize_documents
 from modelcollapse.metrics.functional.validation import as_documents, as_points
 from modelcollapse.metrics.registry import MetricSpec, available, get
 from modelcollapse.rng import as_generator
@@ -128,10 +130,11 @@ def default_metric_names(kind: str) -> list[str]:
     return [name for name in DEFAULT_METRICS[kind] if name in registered]
 
 
-def check_text(docs: Any, name: str) -> list[str]:
-    """Documents as a list of str, each with at least one token (else DataError naming it)."""
+def check_text(docs: Any, name: str, tokenizer: Tokenizer | str | None = None) -> list[str]:
+    """Documents as a list of str, each with at least one token of ``tokenizer`` (None: the
+    default, ``"whitespace"``), else DataError naming the record."""
     docs = as_documents(docs, name)
-    for i, tokens in enumerate(tokenize_documents(docs)):
+    for i, tokens in enumerate(tokenize_documents(docs, tokenizer)):
         if not tokens:
             raise DataError(f"{name}: record {i + 1} has no tokens; expected at least one")
     return docs
@@ -160,6 +163,7 @@ class _Plan:
     n_boot: int
     n_boot_expensive: int
     expensive_cap: int
+    tokenizer: Tokenizer | str | None = None  # of the text metrics (and their count tables)
 
     def __post_init__(self) -> None:
         # Fixed streams per layout, whichever metrics are asked for.
@@ -202,18 +206,19 @@ class _Plan:
                 continue
             layout = self.layout(spec.needs_reference)
             if layout.kind not in tables:
-                tables[layout.kind] = text_tables(layout)
+                tables[layout.kind] = text_tables(layout, self.tokenizer)
             ev = evaluate(
                 spec, self.data_kind, layout, n_boot=self.n_boot, seed=seed, kernel=kernel,
-                tables=tables[layout.kind],
+                tables=tables[layout.kind], tokenizer=self.tokenizer,
             )  # fmt: skip
             out[display] = (ev, layout)
         for (two_sample, expensive), group in generic.items():
             layout = self.layout(two_sample, expensive)
             n_boot = self.n_boot_expensive if expensive else self.n_boot
             evs = evaluate_many(
-                [spec for _, spec in group], self.data_kind, layout, n_boot=n_boot, seed=seed
-            )
+                [spec for _, spec in group], self.data_kind, layout, n_boot=n_boot, seed=seed,
+                tokenizer=self.tokenizer,
+            )  # fmt: skip
             for (display, _), ev in zip(group, evs, strict=True):
                 out[display] = (ev, layout)
         return out
@@ -319,6 +324,7 @@ def measure(
     embeddings: bool | None = False,
     cache_dir: str | Path | None = None,
     embedding_model: Any = None,
+    tokenizer: Tokenizer | str | None = None,
 ) -> MeasureResult:
     """Measure ``candidate`` against the human ``reference``; see the module docstring.
 
@@ -340,6 +346,12 @@ def measure(
             embeddings extra is installed (None). cache_dir: the embeddings' on-disk cache.
             embedding_model: passed to :func:`modelcollapse.embeddings.embed_texts` (None: the
             packaged all-MiniLM-L6-v2).
+        tokenizer: how the text metrics tokenize (``kind="text"`` only): ``"whitespace"``
+            (``str.split()``, the default when None), ``"words"``, ``"regex:PATTERN"``,
+            ``"lower:SPEC"`` (:func:`modelcollapse.data.tokenize.get_tokenizer`) or a callable
+            ``str -> list[str]``. Every record needs at least one token. Perplexity is per
+            model token whatever the tokenizer; the result records it
+            (:attr:`~.result.MeasureResult.tokenizer`).
     """
     kind = check_kind(kind)  # type: ignore[assignment]
     n_boot = check_n_boot(n_boot)
@@ -356,10 +368,11 @@ def measure(
                     f"tolerances: expected {{role or metric name: number >= 0}} (roles: "
                     f"{', '.join(ROLES)}), got {key!r}: {tol!r}"
                 )
+    get_tokenizer(tokenizer)  # an unknown name fails before any work
     gen = as_generator(rng)
     if kind == "text":
-        reference = check_text(reference, "reference")
-        candidate = check_text(candidate, "candidate")
+        reference = check_text(reference, "reference", tokenizer)
+        candidate = check_text(candidate, "candidate", tokenizer)
     else:
         reference, candidate = check_vectors(reference, candidate)
     notes: list[str] = []
@@ -374,7 +387,9 @@ def measure(
     seed = int(gen.integers(2**63))
     main_rng, emb_rng = gen.spawn(2)
     sizes = (n_boot, min(n_boot, n_boot_expensive), expensive_cap)
-    plans = [_Plan(registry_kind(kind), reference, candidate, main_specs, main_rng, *sizes)]
+    plans = [
+        _Plan(registry_kind(kind), reference, candidate, main_specs, main_rng, *sizes, tokenizer)
+    ]
     if emb_specs:
         # Embedding is the slow part (about 150 documents/s on 2 CPU cores, cached) and the
         # embedding metrics are expensive ones, bootstrapped on at most ``expensive_cap``
@@ -406,5 +421,5 @@ def measure(
     return MeasureResult(
         verdict=decision.verdict, reasons=decision.reasons, metrics=results, kind=kind,
         n_candidate=len(candidate), n_reference=len(reference), n_boot=n_boot, level=level,
-        seed=seed, notes=notes,
+        seed=seed, notes=notes, tokenizer=tokenizer_name(tokenizer) if kind == "text" else None,
     )  # fmt: skip

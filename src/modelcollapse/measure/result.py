@@ -85,7 +85,7 @@ class MeasureResult:
     drove it. ``seed`` is the seed of the metrics' random streams, drawn from the ``rng``
     given to ``measure`` (recorded so a result can be traced, not needed to reproduce it). ``n_candidate``/``n_reference`` count the records used (after any subsample cap),
     ``n_candidate_total``/``n_reference_total`` the good records read, ``n_bad_*`` the records
-    quarantined.
+    quarantined. ``tokenizer`` names the tokenizer of the text metrics (None for other kinds).
     """
 
     verdict: str
@@ -102,6 +102,7 @@ class MeasureResult:
     n_bad_candidate: int = 0
     n_bad_reference: int = 0
     notes: list[str] = field(default_factory=list)
+    tokenizer: str | None = None
 
     @property
     def flagged(self) -> list[str]:
@@ -114,6 +115,7 @@ class MeasureResult:
             "reasons": list(self.reasons),
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
             "kind": self.kind,
+            "tokenizer": self.tokenizer,
             "n_candidate": self.n_candidate,
             "n_reference": self.n_reference,
             "n_candidate_total": self.n_candidate_total,

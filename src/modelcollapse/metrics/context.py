@@ -7,6 +7,7 @@ from typing import Any, get_args
 
 import numpy as np
 
+from modelcollapse.data.tokenize import DEFAULT_TOKENIZER, Tokenizer, get_tokenizer
 from modelcollapse.errors import InvalidParameterError
 from modelcollapse.generators.base import DataKind, Generator
 
@@ -25,6 +26,10 @@ class MetricContext:
         heldout: held-out real data of the same kind.
         truth: the known true distribution (see data/sources.py), or None.
         rng: randomness for metrics that need it (projections, bootstraps).
+        tokenizer: how text metrics split documents into tokens: a name of
+            :func:`modelcollapse.data.tokenize.get_tokenizer` (``"whitespace"``, the default;
+            ``"words"``; ``"regex:PATTERN"``; ``"lower:SPEC"``) or a callable ``str -> list[str]``.
+            Ignored by the other data kinds.
     """
 
     data_kind: DataKind
@@ -34,8 +39,10 @@ class MetricContext:
     heldout: Any
     truth: dict[str, np.ndarray] | None
     rng: np.random.Generator
+    tokenizer: Tokenizer | str = DEFAULT_TOKENIZER
 
     def __post_init__(self) -> None:
+        get_tokenizer(self.tokenizer)  # an unknown name fails here, not in the first metric
         if self.data_kind not in DATA_KINDS:
             raise InvalidParameterError(
                 f"data_kind: expected one of {', '.join(DATA_KINDS)}, got {self.data_kind!r}"

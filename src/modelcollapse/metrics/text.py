@@ -3,9 +3,17 @@
 In ``measure`` mode there is no model (``ctx.model is None``): ``samples`` is the candidate
 corpus and ``reference``/``heldout`` the human reference. Every metric here then compares or
 describes the candidate; ``perplexity`` fits a trigram :class:`~modelcollapse.generators.ngram.
-NGram` on the candidate and evaluates the reference under it. The metrics added for
-``measure`` (n-gram diversity and beyond) are not defaults of the simulation loop: a run
-computes them when its config names them.
+NGram` on the candidate and evaluates the reference under it.
+
+Token-counting metrics tokenize with ``ctx.tokenizer`` (``"whitespace"`` by default; see
+:func:`modelcollapse.data.tokenize.get_tokenizer`). ``perplexity`` does not: it is per *model*
+token, normalised by the model's own ``token_counts`` (for the n-gram model, and the hf models
+which count the same way, words and punctuation as :func:`~modelcollapse.data.tokenize.tokenize`
+plus the end of each document), so it does not change with the metrics' tokenizer.
+``compression_ratio`` reads bytes and has no tokens either.
+
+The metrics added for ``measure`` (n-gram diversity and beyond) are not defaults of the
+simulation loop: a run computes them when its config names them.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ _SHAIB = (
     description="number of distinct tokens in the samples",
 )
 def vocab_size(ctx: MetricContext) -> float:
-    return _vocab_size(ctx.samples)
+    return _vocab_size(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -59,7 +67,7 @@ def vocab_size(ctx: MetricContext) -> float:
     description="unigram entropy (nats) of the samples' tokens",
 )
 def entropy(ctx: MetricContext) -> float:
-    return unigram_entropy(ctx.samples)
+    return unigram_entropy(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -71,7 +79,7 @@ def entropy(ctx: MetricContext) -> float:
     description="distinct bigrams / total bigrams within the samples' documents",
 )
 def distinct_2(ctx: MetricContext) -> float:
-    return _distinct_2(ctx.samples)
+    return _distinct_2(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -81,7 +89,7 @@ def distinct_2(ctx: MetricContext) -> float:
     needs_reference=True,
     citation=_SHUMAILOV,
     description=(
-        "per-token perplexity of the held-out human documents under the model "
+        "perplexity per model token of the held-out human documents under the model "
         "(measure mode: under a trigram Kneser-Ney model fitted on the candidate)"
     ),
     expensive=True,
@@ -105,7 +113,7 @@ def perplexity(ctx: MetricContext) -> float:
     description="share of the reference's rare words (bottom half by frequency) found in the samples",
 )
 def rare_recall(ctx: MetricContext) -> float:
-    return _rare_recall(ctx.reference, ctx.samples)
+    return _rare_recall(ctx.reference, ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -118,7 +126,7 @@ def rare_recall(ctx: MetricContext) -> float:
     default=False,
 )
 def ngram_diversity(ctx: MetricContext) -> float:
-    return _ngram_diversity(ctx.samples)
+    return _ngram_diversity(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -147,7 +155,7 @@ def compression_ratio(ctx: MetricContext) -> float:
     default=False,
 )
 def self_bleu(ctx: MetricContext) -> float:
-    return _self_bleu(ctx.samples)
+    return _self_bleu(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -160,7 +168,7 @@ def self_bleu(ctx: MetricContext) -> float:
     default=False,
 )
 def self_repetition(ctx: MetricContext) -> float:
-    return _self_repetition(ctx.samples)
+    return _self_repetition(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -173,7 +181,7 @@ def self_repetition(ctx: MetricContext) -> float:
     default=False,
 )
 def rep_n(ctx: MetricContext) -> float:
-    return _rep_n(ctx.samples)
+    return _rep_n(ctx.samples, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -186,7 +194,7 @@ def rep_n(ctx: MetricContext) -> float:
     default=False,
 )
 def kl(ctx: MetricContext) -> float:
-    return unigram_kl(ctx.samples, ctx.reference)
+    return unigram_kl(ctx.samples, ctx.reference, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -199,7 +207,7 @@ def kl(ctx: MetricContext) -> float:
     default=False,
 )
 def js(ctx: MetricContext) -> float:
-    return unigram_js(ctx.samples, ctx.reference)
+    return unigram_js(ctx.samples, ctx.reference, tokenizer=ctx.tokenizer)
 
 
 @metric(
@@ -212,4 +220,4 @@ def js(ctx: MetricContext) -> float:
     default=False,
 )
 def zipf(ctx: MetricContext) -> float:
-    return zipf_exponent(ctx.samples)
+    return zipf_exponent(ctx.samples, tokenizer=ctx.tokenizer)

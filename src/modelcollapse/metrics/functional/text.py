@@ -3,10 +3,11 @@
 Collapsing language models narrow their output: vocabulary and entropy fall, repetition rises
 (distinct-n falls) and rare words vanish first (Shumailov et al. 2024, Nature 631, Sec. 4;
 Guo et al. 2024, "The curious decline of linguistic diversity: training language models on
-synthetic text", NAACL Findings). Documents are tokenized with
-:func:`modelcollapse.data.tokenize.tokenize` (words and single punctuation characters) unless a
-``tokenizer`` is passed: any callable ``str -> list[str]``, or the name ``"whitespace"``
-(``str.split()``: maximal runs of non-whitespace) or ``"default"``.
+synthetic text", NAACL Findings). Every text metric takes ``tokenizer``: a name resolved by
+:func:`modelcollapse.data.tokenize.get_tokenizer` (``"whitespace"``, ``str.split()``, the
+default; ``"words"``, words and single punctuation characters; ``"regex:PATTERN"``;
+``"lower:SPEC"``) or any callable ``str -> list[str]``. ``None`` means the default,
+``"whitespace"``: ``distinct_2(["Word, word"])`` sees the tokens ``Word,`` and ``word``.
 
 Mergeable states for the streaming classes: a token :class:`~collections.Counter` (vocabulary
 and entropy) and an :class:`NgramState` (distinct-n). Empty input (no documents) raises
@@ -17,44 +18,22 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from modelcollapse.errors import InvalidParameterError, unknown_name
+from modelcollapse.data.tokenize import Tokenizer, get_tokenizer
+from modelcollapse.errors import InvalidParameterError
 from modelcollapse.metrics.functional.discrete import entropy
 from modelcollapse.metrics.functional.validation import as_documents, check_int
-
-Tokenizer = Callable[[str], list[str]]
-TOKENIZER_NAMES: tuple[str, ...] = ("default", "whitespace")
-
-
-def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
-    if isinstance(tokenizer, str):
-        if tokenizer == "whitespace":
-            return str.split
-        if tokenizer != "default":
-            raise unknown_name("tokenizer", tokenizer, TOKENIZER_NAMES)
-        tokenizer = None
-    if tokenizer is not None:
-        if not callable(tokenizer):
-            raise InvalidParameterError(
-                f"tokenizer: expected a callable str -> list[str] or one of "
-                f"{', '.join(TOKENIZER_NAMES)}, got {type(tokenizer).__name__}"
-            )
-        return tokenizer
-    # Imported here so the metric modules do not pull the data package in at import time.
-    from modelcollapse.data.tokenize import tokenize
-
-    return tokenize
 
 
 def tokenize_documents(
     docs: Any, tokenizer: Tokenizer | str | None = None, *, min_docs: int = 1
 ) -> list[list[str]]:
-    """Each document as its list of tokens."""
-    tok = _tokenizer(tokenizer)
+    """Each document as its list of tokens (``tokenizer``: see the module docstring)."""
+    tok = get_tokenizer(tokenizer)
     return [tok(doc) for doc in as_documents(docs, min_docs=min_docs)]
 
 

@@ -24,7 +24,7 @@ from modelcollapse.metrics.streaming.base import StreamingMetric
 class _StreamingText(StreamingMetric):
     """Text metrics remember how many documents they saw: none at all is an error, not a value."""
 
-    def __init__(self, *, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, *, tokenizer: Tokenizer | str | None = None) -> None:
         self.tokenizer = tokenizer
         super().__init__()
 
@@ -81,7 +81,7 @@ class StreamingDistinctN(_StreamingText):
 
     name: ClassVar[str] = "distinct_n"
 
-    def __init__(self, *, n: int = 2, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, *, n: int = 2, tokenizer: Tokenizer | str | None = None) -> None:
         self.n = check_int("n", n, low=1)
         super().__init__(tokenizer=tokenizer)
 
@@ -110,5 +110,5 @@ class StreamingDistinct2(StreamingDistinctN):
 
     name: ClassVar[str] = "distinct_2"
 
-    def __init__(self, *, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, *, tokenizer: Tokenizer | str | None = None) -> None:
         super().__init__(n=2, tokenizer=tokenizer)
