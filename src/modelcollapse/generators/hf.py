@@ -62,6 +62,7 @@ from modelcollapse.generators.torch_utils import (
     use_threads,
 )
 from modelcollapse.generators.validation import check_choice, check_float, check_int
+from modelcollapse.guard.watermark import check_watermark_spec, resolve_watermark
 
 _DTYPES = ("float32", "bfloat16", "float16")
 _SEED_HIGH = 2**63 - 1
@@ -103,6 +104,11 @@ class HuggingFaceLM(Generator):
         eval_batch_size: documents per forward pass in ``sample`` and ``log_prob``.
         device, threads, dtype (``"float32"``, or ``"bfloat16"``/``"float16"`` on a GPU).
         warm_start: continue from the current weights when already fitted.
+        watermark: None, or a green-list watermark for ``sample`` (Kirchenbauer et al. 2023):
+            ``{key_env: NAME}`` or ``{key_file: PATH}`` plus optional ``gamma``, ``delta``,
+            ``context_width``, ``seeding`` (:mod:`modelcollapse.guard.watermark`); the key is
+            read when sampling, never stored. Detect with ``detect_text(doc, gen.tokenizer_,
+            cfg, prefix=gen._prefix())``.
 
     Learned: ``model_`` (torch module; a peft model with LoRA), ``tokenizer_``
     (``tokenizers.Tokenizer``), ``bos_id_``, ``eos_id_``, ``base_init_seed_``.
@@ -147,6 +153,7 @@ class HuggingFaceLM(Generator):
         dtype: Literal["float32", "bfloat16", "float16"] = "float32",
         cache: bool = True,
         warm_start: bool = False,
+        watermark: dict[str, Any] | None = None,
     ):
         self.model = model
         self.gguf_file = gguf_file
@@ -179,6 +186,7 @@ class HuggingFaceLM(Generator):
         self.dtype = dtype
         self.cache = cache
         self.warm_start = warm_start
+        self.watermark = watermark
 
     # -- validation -------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -227,6 +235,7 @@ class HuggingFaceLM(Generator):
         _check_optional_str("gguf_file", self.gguf_file)
         _check_bool("cache", self.cache)
         _check_bool("warm_start", self.warm_start)
+        check_watermark_spec(self.watermark)
 
     def _ready(self) -> Any:
         """Validate, set threads, and put the model on the requested device and dtype."""
@@ -348,6 +357,7 @@ class HuggingFaceLM(Generator):
             "eos_id": self.eos_id_,
             "max_new_tokens": int(self.max_new_tokens),
             "device": device,
+            "watermark": resolve_watermark(self.watermark),
         }
         if self.decoding == "beam":
             seqs = hf_inference.beam_search(

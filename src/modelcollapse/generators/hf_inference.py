@@ -12,6 +12,9 @@ where the prefix (BOS and the prompt) is given, never predicted.
 - :func:`filter_logits` applies temperature, top-k (Fan et al. 2018) and top-p / nucleus
   sampling (Holtzman et al. 2020), in that order, as transformers does.
 - :func:`beam_search` is deterministic, so it uses ``generate(num_beams=..., do_sample=False)``.
+- ``watermark`` (a :class:`~modelcollapse.guard.watermark.WatermarkConfig`) adds the green-list
+  bias of Kirchenbauer et al. (2023) to the raw logits, before temperature and truncation; the
+  context is the last ``context_width`` ids of ``prefix + generated tokens``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelcollapse.generators.torch_utils import require_torch
+from modelcollapse.guard.watermark import apply_watermark
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -117,6 +121,7 @@ def sample(
     top_k: int,
     top_p: float,
     device: Any,
+    watermark: Any = None,
 ) -> list[list[int]]:
     """``n`` continuations of ``prefix`` (token ids, without the prefix and without EOS).
 
@@ -136,7 +141,12 @@ def sample(
             ids = torch.tensor([prefix], dtype=torch.long, device=device).expand(m, -1)
             cache = DynamicCache()
             logits = model(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
+            if watermark is not None:  # the last context_width ids of each row, -1 = none yet
+                width = watermark.context_width
+                recent = torch.tensor([([-1] * width + prefix)[-width:]]).expand(m, -1)
             for step in range(max_new_tokens):
+                if watermark is not None:
+                    logits = apply_watermark(logits, recent, watermark)
                 probs = torch.softmax(
                     filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p),
                     dim=-1,
@@ -151,6 +161,10 @@ def sample(
                     keep = go.nonzero().squeeze(1)
                     cache.batch_select_indices(keep)
                     active, nxt = active[keep.cpu()], nxt[keep]
+                    if watermark is not None:
+                        recent = recent[keep.cpu()]
+                if watermark is not None:
+                    recent = torch.cat([recent[:, 1:], nxt.cpu().unsqueeze(1)], dim=1)
                 logits = model(
                     input_ids=nxt.unsqueeze(1), past_key_values=cache, use_cache=True
                 ).logits[:, -1]
@@ -168,11 +182,15 @@ def beam_search(
     num_beams: int,
     max_new_tokens: int,
     device: Any,
+    watermark: Any = None,
 ) -> list[list[int]]:
     """The ``num_beams`` best continuations of ``prefix`` by beam search, best first, repeated
-    cyclically to ``n`` documents (token ids, without the prefix, cut at the first EOS)."""
+    cyclically to ``n`` documents (token ids, without the prefix, cut at the first EOS).
+    ``watermark`` goes in as a ``KirchenbauerLogitsProcessor``."""
     torch = require_torch()
-    from transformers import GenerationConfig
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    from modelcollapse.guard.watermark import KirchenbauerLogitsProcessor
 
     config = GenerationConfig(
         num_beams=num_beams,
@@ -186,7 +204,12 @@ def beam_search(
     ids = torch.tensor([prefix], dtype=torch.long, device=device)
     with torch.no_grad():
         seqs = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            generation_config=config,
+            logits_processor=LogitsProcessorList(
+                [] if watermark is None else [KirchenbauerLogitsProcessor(watermark)]
+            ),
         )
     beams = []
     for row in seqs[:, len(prefix) :].tolist():

@@ -16,17 +16,26 @@ complement). The expected number of level-``k - 1`` proposals is
 ``gamma^(1/T) Z_{k-1} / Z_k <= 1``, so the cost per token is ``O(n log N)`` whatever ``T`` is.
 ``Z_k``, the in/out split and the within-segment cumulative weights are precomputed once per
 temperature for every context, in log space so that small ``T`` does not underflow.
+
+Watermarking (:meth:`TemperatureSampler.draw_tilted`) draws from the tilted distribution
+``q(w | h) ~ (p(w | h) e^{delta g(h, w)}) ** (1/T)`` (the green-list bias of Kirchenbauer et al.
+2023, added to the logits before temperature) by rejection from the sampler above, testing only
+the proposed token's colour, with an exact full-distribution fallback; see the method.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from modelcollapse.generators.kneser_ney import KneserNeyTables
+from modelcollapse.generators.kneser_ney import UNK, KneserNeyTables
 
 # Bound on rejection rounds: exact arithmetic needs about one; only a rounding artefact (an out
 # mass that should be zero but is ~1e-16) could loop, and then accepting the proposal is harmless.
 _MAX_ROUNDS = 1000
+# Rejection rounds of draw_tilted before the remaining rows are drawn from the full distribution.
+TILT_ROUNDS = 32
 
 
 def _segment_logsumexp(x: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,3 +166,52 @@ class TemperatureSampler:
             if not todo.size:
                 break
         return out
+
+    def draw_tilted(
+        self,
+        ctx_ids: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        is_green: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        green_mask: Callable[[np.ndarray], np.ndarray],
+        delta: float,
+        max_rounds: int | None = None,
+    ) -> np.ndarray:
+        """One next token per row from ``q(w | h) ~ r(w | h) * exp(b * g(h, w))``, ``b = delta/T``.
+
+        ``r = p ** (1/T)`` is what :meth:`draw` samples; ``is_green(rows, tokens)`` gives ``g`` for
+        one proposed token per row and ``green_mask(rows)`` the (len(rows), W) mask. Rejection
+        sampling with envelope ``e^b r``: a proposal ``w ~ r`` is accepted with probability
+        ``e^{b (g(w) - 1)}`` (always when green), so accepted draws follow ``q`` exactly and a
+        row needs at most ``e^b`` proposals on average (``1 / (P_r(G) + (1 - P_r(G)) e^{-b})``).
+        Rows still rejected after ``max_rounds`` (default ``TILT_ROUNDS``; large ``b`` with a
+        red-dominated context) are drawn from ``q`` itself, computed over every outcome; whatever
+        happened in the earlier rounds, that draw follows ``q``, so every row's token does.
+        """
+        b = float(delta) / self.temperature
+        rounds = TILT_ROUNDS if max_rounds is None else max_rounds
+        out = np.empty(ctx_ids.shape[0], dtype=np.int64)
+        todo = np.arange(ctx_ids.shape[0])
+        for _ in range(rounds):
+            if not todo.size:
+                return out
+            token = self.draw(ctx_ids[todo], rng)
+            green = is_green(todo, token)
+            accept = green | (rng.random(todo.size) < np.exp(-b))
+            out[todo[accept]] = token[accept]
+            todo = todo[~accept]
+        for start in range(0, todo.size, 64):  # bounded memory: 64 rows x W outcomes at a time
+            rows = todo[start : start + 64]
+            out[rows] = self._draw_exact(ctx_ids[rows], green_mask(rows), b, rng)
+        return out
+
+    def _draw_exact(
+        self, ctx_ids: np.ndarray, green: np.ndarray, b: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Gumbel-max draws from ``p^(1/T) e^{b g}`` over every outcome but ``<unk>`` (m, W)."""
+        w = self.tables.n_outcomes
+        m = ctx_ids.shape[0]
+        log_p = self.tables.log_prob_next(np.repeat(ctx_ids, w, axis=0), np.tile(np.arange(w), m))
+        logits = log_p.reshape(m, w) / self.temperature + b * green
+        logits[:, UNK] = -np.inf
+        return np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)

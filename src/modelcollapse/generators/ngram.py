@@ -30,6 +30,14 @@ from modelcollapse.generators.kneser_ney import EOS, UNK, KneserNeyTables, padde
 from modelcollapse.generators.kneser_ney_sampler import TemperatureSampler
 from modelcollapse.generators.registry import register
 from modelcollapse.generators.validation import check_float, check_int
+from modelcollapse.guard.watermark import (
+    BOS_WORD_CODE,
+    PAD_CODE,
+    WatermarkConfig,
+    check_watermark_spec,
+    resolve_watermark,
+    word_codes,
+)
 
 SPECIALS = ("<unk>", "</s>")  # outcome ids 0 and 1; <s> (id W) is never an outcome
 
@@ -58,6 +66,12 @@ class NGram(Generator):
             the vocabulary and ``</s>`` (``<unk>`` and ``<s>`` are never sampled). ``log_prob``
             always uses the model itself (``T = 1``).
         max_tokens: cap on tokens per sampled document; a document that reaches it is cut there.
+        watermark: None, or the green-list watermark to embed in samples (Kirchenbauer et al.
+            2023): ``{key_env: NAME}`` or ``{key_file: PATH}`` plus optional ``gamma``,
+            ``delta``, ``context_width``, ``seeding`` (:mod:`modelcollapse.guard.watermark`).
+            The key is read when sampling and never stored. Green lists are over word strings
+            (``word_codes``) with ``<s>`` starting each document, so
+            ``detect_text(doc, "words", cfg)`` checks a sample without the model.
 
     Learned: ``vocab_`` (``<U`` array of word types, sorted; numpy shows the token ``"\x00"`` as
     ``""``), ``discounts_`` (n, 3) with ``(D1, D2, D3+)`` per order ``1..n``, and ``tables_`` (the
@@ -74,11 +88,13 @@ class NGram(Generator):
         lowercase: bool = False,
         temperature: float = 1.0,
         max_tokens: int = 200,
+        watermark: dict[str, Any] | WatermarkConfig | None = None,
     ):
         self.n = n
         self.lowercase = lowercase
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.watermark = watermark
 
     # -- validation -------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -91,6 +107,7 @@ class NGram(Generator):
                 f"temperature: expected a number >= 1e-300, got {temperature!r}"
             )
         check_int("max_tokens", self.max_tokens, low=1)
+        check_watermark_spec(self.watermark)
 
     def _tokenize(self, docs: list[str]) -> list[list[str]]:
         lower = bool(self.lowercase)
@@ -126,6 +143,7 @@ class NGram(Generator):
             ["", ""] + [(" " + t) if is_word(t) else t for t in words], dtype=object
         )
         self._samplers: dict[float, TemperatureSampler] = {}
+        self._codes: np.ndarray | None = None  # word_codes of the outcomes, for the watermark
 
     @property
     def n_outcomes(self) -> int:
@@ -150,6 +168,7 @@ class NGram(Generator):
         sampler = self._samplers[temperature]
         order, max_tokens = self.tables_.n, int(self.max_tokens)
         history = np.full((n, order - 1), self.tables_.bos, dtype=np.int64)
+        mark = self._watermark_draw(n)
         # every unfinished document advances one token per step; memory grows with the tokens
         # actually drawn, not with n * max_tokens
         drawn_docs, drawn_tokens = [], []
@@ -157,7 +176,10 @@ class NGram(Generator):
         for _ in range(max_tokens):
             if not active.size:
                 break
-            nxt = sampler.draw(self.tables_.context_ids(history[active]), rng)
+            ctx_ids = self.tables_.context_ids(history[active])
+            nxt = (
+                sampler.draw(ctx_ids, rng) if mark is None else mark(active, ctx_ids, sampler, rng)
+            )
             go = nxt != EOS
             active, nxt = active[go], nxt[go]
             drawn_docs.append(active)
@@ -175,6 +197,33 @@ class NGram(Generator):
             text = "".join(pieces[start:end])
             out.append(text[1:] if text.startswith(" ") else text)
         return out
+
+    def _watermark_draw(self, n: int) -> Any:
+        """None without a watermark; else ``draw(active, ctx_ids, sampler, rng)`` drawing the
+        tilted next tokens and remembering each document's last ``h`` word codes."""
+        cfg = resolve_watermark(self.watermark)
+        if cfg is None:
+            return None
+        if self._codes is None:
+            self._codes = word_codes(self._outcomes)
+        codes, h = self._codes, cfg.context_width
+        recent = np.full((n, h), PAD_CODE, dtype=np.uint64)
+        recent[:, -1] = BOS_WORD_CODE
+
+        def draw(active, ctx_ids, sampler, rng):
+            ctx = recent[active]
+            nxt = sampler.draw_tilted(
+                ctx_ids,
+                rng,
+                is_green=lambda rows, tok: cfg.is_green(ctx[rows], codes[tok]),
+                green_mask=lambda rows: cfg.green_mask(ctx[rows], codes),
+                delta=cfg.delta,
+            )
+            recent[active, :-1] = recent[active, 1:]
+            recent[active, -1] = codes[nxt]
+            return nxt
+
+        return draw
 
     def log_prob(self, data: Sequence[str]) -> np.ndarray:
         """``log p(document)`` in nats under the model (temperature 1), one value per document.
