@@ -46,13 +46,14 @@ def _root(
 
 
 def _register_commands() -> None:
-    from modelcollapse.cli import datasets, demo, measure, monitor, simulate
+    from modelcollapse.cli import datasets, demo, guard, measure, monitor, simulate
 
     app.command("simulate")(simulate.simulate)
     app.command("demo")(demo.demo)
     app.command("datasets")(datasets.datasets)
     app.command("measure")(measure.measure)
     app.command("monitor")(monitor.monitor)
+    app.add_typer(guard.app, name="guard")
 
 
 _register_commands()

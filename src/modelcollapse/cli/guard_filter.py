@@ -1,0 +1,237 @@
+"""``modelcollapse guard filter``: drop documents flagged by the registry, watermark or detector.
+
+The checks run as a pipeline (:func:`modelcollapse.guard.pipeline.run_pipeline`) in order of
+certainty and cost: the registry (retrieval of your own generations, Krishna et al. 2023), the
+watermark (a keyed statistical test with a known false-positive rate), then a detector (a
+learned or zero-shot score). A document is dropped by the first check that fires, and that
+check is its recorded reason (``registry_exact``, ``registry_near``, ``watermark`` or
+``detector``): the combined verdict. The watermark and detector steps write what they measured
+into ``metadata["guard"]`` (``watermark``: z, p-value...; ``detector``: score, threshold), so kept
+documents carry the evidence of every check they passed. ``kept + excluded == input`` is checked
+per step and for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelcollapse.cli.guard_detect import (
+    METHOD_HELP,
+    MODEL_HELP,
+    Method,
+    Scorer,
+    make_scorer,
+    resolve_threshold,
+)
+from modelcollapse.cli.guard_io import (
+    ON_ERROR_HELP,
+    OnError,
+    annotate,
+    check_distinct,
+    check_output,
+    echo_json,
+    open_registry,
+    read_docs,
+)
+from modelcollapse.cli.guard_watermark import (
+    Seeding,
+    load_tokenizer,
+    watermark_config,
+    watermark_hit,
+)
+from modelcollapse.data.document import Document
+from modelcollapse.errors import InvalidParameterError
+from modelcollapse.guard.pipeline import Exclude, Step
+
+
+class WatermarkStep(Step):
+    """Drop watermarked documents (reason ``watermark``); annotate every document's test."""
+
+    def __init__(self, cfg: Any, tokenizer: Any, *, z_threshold: float, window: int | None):
+        super().__init__(name="watermark")
+        self.cfg, self.tokenizer = cfg, tokenizer
+        self.z_threshold, self.window = z_threshold, window
+
+    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
+        from modelcollapse.guard.watermark_detect import detect_text
+
+        for doc in docs:
+            d = detect_text(doc.text, self.tokenizer, self.cfg, window=self.window)
+            hit = watermark_hit(d, self.z_threshold)
+            info = {**d.as_dict(), "z_threshold": self.z_threshold, "flagged": hit}
+            doc = annotate(doc, "watermark", {**info, "key_sha256": self.cfg.fingerprint})
+            if hit:
+                exclude(doc, "watermark")
+            else:
+                yield doc
+
+
+class DetectorStep(Step):
+    """Drop documents scoring above ``threshold`` (reason ``detector``), scored in batches."""
+
+    def __init__(
+        self, scorer: Scorer, desc: dict[str, Any], *, threshold: float, batch_size: int = 64
+    ):
+        super().__init__(name="detector")
+        self.scorer, self.desc = scorer, desc
+        self.threshold, self.batch_size = threshold, batch_size
+
+    def _flush(self, batch: list[Document], exclude: Exclude) -> Iterator[Document]:
+        scores = self.scorer([d.text for d in batch]).tolist()
+        for doc, s in zip(batch, scores, strict=True):
+            hit = bool(s > self.threshold)
+            doc = annotate(
+                doc,
+                "detector",
+                {**self.desc, "score": s, "threshold": self.threshold, "flagged": hit},
+            )
+            if hit:
+                exclude(doc, "detector")
+            else:
+                yield doc
+
+    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
+        batch: list[Document] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == self.batch_size:
+                yield from self._flush(batch, exclude)
+                batch = []
+        if batch:
+            yield from self._flush(batch, exclude)
+
+
+def filter_command(
+    file: Path = typer.Argument(..., help="Documents to filter (.jsonl, .parquet, .csv, .txt)."),
+    out: Path = typer.Option(..., "--out", help="Kept documents (.jsonl or .parquet)."),
+    exclusions: Path = typer.Option(
+        ..., "--exclusions", help="Dropped documents with their reason (.jsonl or .parquet)."
+    ),
+    registry: str | None = typer.Option(
+        None, "--registry", help="Registry database URL: drop documents it holds."
+    ),
+    registry_threshold: float | None = typer.Option(
+        None, "--registry-threshold", min=0.0, max=1.0, help="Near-duplicate Jaccard threshold."
+    ),
+    exact_only: bool = typer.Option(False, "--exact-only", help="Registry: exact matches only."),
+    watermark_key_file: Path | None = typer.Option(
+        None, "--watermark-key-file", help="Drop documents carrying this key's watermark."
+    ),
+    watermark_key_env: str | None = typer.Option(
+        None, "--watermark-key-env", help="Environment variable holding the watermark key."
+    ),
+    tokenizer: str = typer.Option(
+        "words", "--tokenizer", help="Watermark tokenizer: words, lower:words, bytes, hf:MODEL."
+    ),
+    gamma: float = typer.Option(0.25, "--gamma", help="Watermark green-list fraction."),
+    context_width: int = typer.Option(1, "--context-width", min=1, help="Watermark context h."),
+    seeding: str = typer.Option(
+        "mix64", "--seeding", help="Watermark seeding: mix64 or hmac-sha256."
+    ),
+    window: int | None = typer.Option(None, "--window", min=1, help="Windowed watermark test."),
+    z: float = typer.Option(4.0, "--z", help="Watermark z threshold."),
+    detector: Method | None = typer.Option(None, "--detector", help=METHOD_HELP),
+    model: str = typer.Option("smollm2-135m", "--model", help=MODEL_HELP),
+    performer: str | None = typer.Option(None, "--performer", help="Binoculars' performer."),
+    classifier: Path | None = typer.Option(
+        None, "--classifier", help="Saved classifier directory (--detector classifier)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Detector: drop documents scoring above this."
+    ),
+    calibrate: Path | None = typer.Option(
+        None, "--calibrate", help="Detector: held-out human documents to choose the threshold."
+    ),
+    fpr: float = typer.Option(0.01, "--fpr", help="Detector: target false-positive rate."),
+    max_length: int = typer.Option(256, "--max-length", min=1, help="Detector: tokens per doc."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Detector: docs per pass."),
+    device: str = typer.Option("auto", "--device", help="Detector device: auto, cpu, cuda."),
+    on_error: OnError = typer.Option(OnError.fail, "--on-error", help=ON_ERROR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Keep the documents no check flags; write the others with the check that fired.
+
+    Checks run in this order, each only on what the previous ones kept: --registry, the
+    watermark (--watermark-key-file or --watermark-key-env), a detector (--detector with
+    --threshold or --calibrate). At least one check is required.
+
+    Examples:
+
+      modelcollapse guard filter crawl.jsonl --out kept.jsonl --exclusions excluded.jsonl --registry sqlite:///reg.db --watermark-key-file wm.key
+
+      modelcollapse guard filter crawl.parquet --out kept.parquet --exclusions ex.jsonl --detector classifier --classifier clf/ --calibrate human_heldout.jsonl --fpr 0.01 --json
+    """
+    from modelcollapse.guard.pipeline import run_pipeline
+
+    check_output(out, "--out")
+    check_output(exclusions, "--exclusions")
+    check_distinct(file, out, exclusions)
+    use_watermark = watermark_key_file is not None or watermark_key_env is not None
+    if registry is None and not use_watermark and detector is None:
+        raise InvalidParameterError(
+            "expected at least one check (--registry, --watermark-key-file/--watermark-key-env "
+            "or --detector), got none"
+        )
+    if detector is None and (threshold is not None or calibrate is not None):
+        raise InvalidParameterError("--threshold/--calibrate: expected together with --detector")
+    steps: list[Step] = []
+    checks: dict[str, Any] = {}
+    registry_obj = None
+    try:
+        if registry is not None:
+            from modelcollapse.guard.registry_filter import RegistryFilter
+
+            registry_obj = open_registry(registry)
+            steps.append(
+                RegistryFilter(registry_obj, near=not exact_only, threshold=registry_threshold)
+            )
+            checks["registry"] = {"url": registry_obj.url, "near": not exact_only}
+        if use_watermark:
+            try:
+                seed_mode = Seeding(seeding)
+            except ValueError:
+                raise InvalidParameterError(
+                    f"--seeding: expected 'mix64' or 'hmac-sha256', got {seeding!r}"
+                ) from None
+            cfg = watermark_config(
+                watermark_key_file, watermark_key_env, gamma, context_width, seed_mode
+            )
+            steps.append(
+                WatermarkStep(cfg, load_tokenizer(tokenizer), z_threshold=z, window=window)
+            )
+            checks["watermark"] = {**cfg.public_params(), "z_threshold": z, "window": window}
+        if detector is not None:
+            scorer, desc = make_scorer(
+                detector, model=model, performer=performer, classifier=classifier,
+                max_length=max_length, batch_size=batch_size, device=device,
+            )  # fmt: skip
+            thr, cal = resolve_threshold(
+                scorer, threshold=threshold, calibrate=calibrate, calibrate_ai=None, fpr=fpr,
+                on_error=on_error,
+            )  # fmt: skip
+            if thr is None:
+                raise InvalidParameterError(
+                    "--detector: expected --threshold T or --calibrate HUMAN_FILE, got neither"
+                )
+            steps.append(DetectorStep(scorer, desc, threshold=thr, batch_size=max(batch_size, 64)))
+            checks["detector"] = {**desc, "threshold": thr, "calibration": cal}
+        docs, n_bad = read_docs([file], on_error=on_error)
+        stats = run_pipeline(docs, steps, exclusions_path=exclusions, output_path=out)
+    finally:
+        if registry_obj is not None:
+            registry_obj.close()
+    summary = {**stats.to_dict(), "n_bad": n_bad, "checks": checks}
+    if as_json:
+        echo_json(summary)
+        return
+    for s in stats.steps:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.reasons.items())) or "none"
+        typer.echo(f"{s.name}: {s.n_in} in, {s.n_kept} kept, {s.n_excluded} dropped ({reasons})")
+    typer.echo(
+        f"input {stats.n_input} = kept {stats.n_output} ({out}) + excluded {stats.n_excluded} "
+        f"({exclusions})"
+    )
