@@ -155,7 +155,7 @@ class Database:
             if transient(exc):
                 raise
             if exc.connection_invalidated or "connect" in str(exc.orig).lower():
-                reason = str(exc.orig).strip()
+                reason = " ".join(str(exc.orig).split())  # drivers write several lines
                 for secret in self._secrets:
                     reason = reason.replace(secret, "***")
                 raise InvalidParameterError(
