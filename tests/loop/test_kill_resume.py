@@ -136,3 +136,43 @@ def test_sigkill_then_resume_vectorised_engine(tmp_path, same_table):
     assert not (killed / "checkpoints" / "gen_0030.npz").exists()
     leftover = killed / "checkpoints" / ".gen_0012.npz.tmp-31337"
     _resume_and_compare(tmp_path, raw, killed, leftover, same_table)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_warm_started_transformer(tmp_path, same_table):
+    """A neural generator: safetensors weights, warm starts, bit-identical after a kill."""
+    pytest.importorskip("torch", reason="the torch extra is not installed")
+    pytest.importorskip("tokenizers", reason="the torch extra is not installed")
+    raw = {
+        "name": "kill-transformer",
+        "seed": 23,
+        "generations": 3,
+        "samples_per_generation": 40,
+        "data": {"source": "kjv", "params": {"n_docs": 40, "n_heldout": 30}},
+        "model": {
+            "kind": "transformer",
+            "params": {
+                "tokenizer": "bpe",
+                "vocab_size": 300,
+                "n_layer": 1,
+                "n_head": 2,
+                "n_embd": 16,
+                "block_size": 48,
+                "steps": 30,
+                "batch_size": 16,
+                "warmup_steps": 5,
+                "max_new_tokens": 48,
+                "threads": 1,
+                "warm_start": True,
+            },
+        },
+        "metrics": ["perplexity", "vocab_size"],
+    }
+
+    def enough(out: Path) -> bool:
+        return (out / "checkpoints" / "rep_00000" / "gen_0001.npz").exists()
+
+    killed = _kill_mid_run(tmp_path, raw, enough, delay=0.5)
+    assert (killed / "checkpoints" / "rep_00000" / "gen_0000.model.safetensors").is_file()
+    leftover = killed / "checkpoints" / "rep_00000" / ".gen_0002.model.safetensors.tmp-4242"
+    _resume_and_compare(tmp_path, raw, killed, leftover, same_table)
