@@ -22,6 +22,8 @@ Run: .venv/bin/python benchmarks/detectors.py [--temperatures 1.0 0.8] [--n-trai
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import time
 from collections.abc import Callable
 
@@ -60,6 +62,37 @@ def tfidf_lr_peer(train: DetectionSet) -> Detector:
 
 # factories: training set -> detector; zero-shot detectors ignore the argument
 DETECTOR_FACTORIES: list[Callable[[DetectionSet], Detector]] = [ngram_lr, tfidf_lr_peer]
+
+
+# Zero-shot detectors over SmolLM2-135M (modelcollapse.guard.zero_shot), added by the "detectors"
+# helper. Opt-in with MODELCOLLAPSE_BENCH_ZERO_SHOT=1: on 2 CPU cores they score about 5-8
+# documents/s each, so use --n-eval 300 or so (benchmarks/zero_shot.py also has SmolLM2's own
+# continuations). One loaded model serves all four; Binoculars uses it as observer and performer.
+@functools.cache
+def _smollm2():
+    from modelcollapse.generators.hf import HuggingFaceLM
+
+    return HuggingFaceLM(model="smollm2-135m", steps=0).fit(
+        ["unused"], rng=np.random.default_rng(0)
+    )
+
+
+def zero_shot(method: str) -> Callable[[DetectionSet], Detector]:
+    def factory(train: DetectionSet) -> Detector:  # zero-shot: the training set is not used
+        from modelcollapse.guard.zero_shot import ZeroShotDetector
+
+        lm = _smollm2()
+        performer = lm if method == "binoculars" else None
+        det = ZeroShotDetector(lm, method=method, performer=performer, max_length=128)
+        return f"{method} (SmolLM2, zero-shot)", det.score
+
+    return factory
+
+
+if os.environ.get("MODELCOLLAPSE_BENCH_ZERO_SHOT") == "1":
+    DETECTOR_FACTORIES += [
+        zero_shot(m) for m in ("loglik", "logrank", "fast-detectgpt", "binoculars")
+    ]
 
 
 def main() -> None:
