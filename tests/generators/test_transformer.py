@@ -259,3 +259,39 @@ def test_bad_states_raise_clear_errors(fitted: Transformer) -> None:
         fitted.clone().load_state_dict({k: v for k, v in state.items() if k != "model.ln_f.bias"})
     with pytest.raises(InvalidParameterError, match="n_embd"):
         fitted.clone().set_params(n_embd=32).load_state_dict(state)
+
+
+def test_watermarked_samples_are_detected(monkeypatch) -> None:
+    """Kirchenbauer green-list bias in the sampling loop: ~200-token samples detect at z > 4,
+    the same model's unwatermarked samples do not, and the key never enters the params."""
+    from modelcollapse.guard.watermark import resolve_watermark
+    from modelcollapse.guard.watermark_detect import detect_text
+
+    monkeypatch.setenv("MC_TEST_WM_KEY", "transformer-test-key")
+    spec = {"key_env": "MC_TEST_WM_KEY", "gamma": 0.25, "delta": 4.0}
+    docs = [f"and the lord spake unto moses saying {w} {w}" for w in "abcdefghij"] * 4
+    params = dict(
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=64,
+        tokenizer="char",
+        steps=2,  # nearly untrained: rarely ends early, so samples run to 200 tokens
+        batch_size=8,
+        max_new_tokens=200,
+        device="cpu",
+        threads=1,
+    )
+    plain = Transformer(**params).fit(docs, rng=np.random.default_rng(0))
+    marked = Transformer(**params, watermark=spec).load_state_dict(plain.state_dict())
+    assert "transformer-test-key" not in repr(marked.get_params())
+    cfg = resolve_watermark(spec)
+    long = [
+        d for d in marked.sample(6, rng=np.random.default_rng(1)) if len(d) >= 150
+    ]  # chars = tokens
+    assert long, "expected some long samples"
+    for doc in long:
+        assert detect_text(doc, marked.tokenizer_, cfg).z > 4
+    for doc in plain.sample(6, rng=np.random.default_rng(1)):
+        if len(doc) >= 150:
+            assert detect_text(doc, plain.tokenizer_, cfg).z < 4

@@ -58,6 +58,7 @@ from modelcollapse.generators.torch_utils import (
     use_threads,
 )
 from modelcollapse.generators.validation import check_choice, check_float, check_int
+from modelcollapse.guard.watermark import check_watermark_spec, resolve_watermark
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -106,7 +107,11 @@ class Transformer(Generator):
     ``epochs``, when given, overrides it with ``ceil(epochs * windows / batch_size)``),
     ``batch_size``, ``lr``, ``weight_decay``, ``warmup_steps``; sampling ``temperature``,
     ``top_k`` (None = off), ``top_p`` (1 = off), ``max_new_tokens``; ``device`` (``auto``: CUDA
-    when present), ``threads`` (None: every core) and ``warm_start``.
+    when present), ``threads`` (None: every core) and ``warm_start``; ``watermark``: None, or a
+    green-list watermark for ``sample`` (Kirchenbauer et al. 2023), ``{key_env: NAME}`` or
+    ``{key_file: PATH}`` plus optional ``gamma``, ``delta``, ``context_width``, ``seeding``
+    (:mod:`modelcollapse.guard.watermark`); the key is read when sampling, never stored. Detect
+    with ``detect_text(doc, model.tokenizer_, cfg)``.
 
     Learned: ``tokenizer_`` (TextTokenizer), ``model_`` (TransformerLM) and ``loss_curve_``
     (training loss per step of the last fit, float64; empty after ``load_state_dict``).
@@ -140,6 +145,7 @@ class Transformer(Generator):
         device: str = "auto",
         threads: int | None = None,
         warm_start: bool = False,
+        watermark: dict[str, Any] | None = None,
     ):
         self.n_layer = n_layer
         self.n_head = n_head
@@ -161,6 +167,7 @@ class Transformer(Generator):
         self.device = device
         self.threads = threads
         self.warm_start = warm_start
+        self.watermark = watermark
 
     # -- validation -------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -182,6 +189,7 @@ class Transformer(Generator):
         check_float("lr", self.lr, low_inclusive=False)
         check_float("weight_decay", self.weight_decay)
         check_float("temperature", self.temperature, low_inclusive=False)
+        check_watermark_spec(self.watermark)
         if self.top_k is not None:
             check_int("top_k", self.top_k)
         top_p = check_float("top_p", self.top_p, low_inclusive=False)
@@ -305,6 +313,7 @@ class Transformer(Generator):
         dev = self._setup()
         model = self.model_.to(dev).eval()
         gen = torch_generator(rng, dev)
+        mark = resolve_watermark(self.watermark)  # reads the key now; it is never stored
         ids: list[list[int]] = []
         with torch.inference_mode():
             for lo in range(0, n, _SAMPLE_CHUNK):
@@ -319,6 +328,7 @@ class Transformer(Generator):
                         temperature=float(self.temperature),
                         top_k=None if self.top_k is None else int(self.top_k),
                         top_p=float(self.top_p),
+                        watermark=mark,
                     )
                 )
         return self.tokenizer_.decode(ids)

@@ -22,6 +22,7 @@ construction in ``torch.random.fork_rng`` so that global state is left as it was
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -183,6 +184,7 @@ def generate(
     bos: int,
     eos: int,
     max_new_tokens: int,
+    watermark: Any = None,
     **knobs,
 ) -> list[list[int]]:
     """``m`` id sequences sampled from ``[bos]`` until ``eos`` (dropped) or ``max_new_tokens``.
@@ -191,7 +193,9 @@ def generate(
     ``block_size`` exactly as in the scoring windows: when the window is full its start moves on
     by ``block_size // 2`` and the cache is rebuilt from ``s[start:i]``, so token ``s_i`` is drawn
     from ``p(. | s[a(i):i])``, the conditional that ``log_prob`` scores. Finished rows leave the
-    batch. ``knobs``: ``temperature``, ``top_k``, ``top_p`` of :func:`draw`.
+    batch. ``knobs``: ``temperature``, ``top_k``, ``top_p`` of :func:`draw`. ``watermark``: a
+    :class:`~modelcollapse.guard.watermark.WatermarkConfig` whose green-list bias is added to the
+    raw logits before those knobs, with the ids so far (``<bos>`` included) as context.
     """
     dev = model.wte.weight.device
     block, stride = model.block_size, max(1, model.block_size // 2)
@@ -201,6 +205,10 @@ def generate(
     cache: KVCache = []
     logits, start = model(seqs, cache=cache)[:, -1], 0  # (b, V): predicts s[1]
     for step in range(max_new_tokens):
+        if watermark is not None:
+            from modelcollapse.guard.watermark import apply_watermark
+
+            logits = apply_watermark(logits, seqs.cpu().numpy(), watermark)
         nxt = draw(logits, gen, **knobs)  # (b,)
         seqs = torch.cat([seqs, nxt[:, None]], dim=1)
         last = step + 1 == max_new_tokens
