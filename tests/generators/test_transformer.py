@@ -295,3 +295,26 @@ def test_watermarked_samples_are_detected(monkeypatch) -> None:
     for doc in plain.sample(6, rng=np.random.default_rng(1)):
         if len(doc) >= 150:
             assert detect_text(doc, plain.tokenizer_, cfg).z < 4
+
+
+def test_watermark_false_positive_rate_on_human_kjv(monkeypatch) -> None:
+    """Human verses, tokenised by a transformer's char tokenizer: z > 4 in at most 1%, for
+    several keys. (The mean z of a corpus moves with the key, by up to about 0.8 with h = 1 on
+    characters: every verse repeats the same few character pairs, so one key's colouring of
+    them shifts all verses alike. Per-document false positives stay rare.)"""
+    from modelcollapse.data.sources import load_real
+    from modelcollapse.guard.watermark import resolve_watermark
+    from modelcollapse.guard.watermark_detect import detect_text
+    from modelcollapse.loop.config import DataConfig
+
+    real = load_real(
+        DataConfig(source="kjv", params={"n_docs": 300, "n_heldout": 600}), seed=0, replicate=0
+    )
+    model = Transformer(
+        n_layer=1, n_head=2, n_embd=16, block_size=64, tokenizer="char", steps=1, device="cpu"
+    ).fit(list(real.train), rng=np.random.default_rng(0))
+    for key in ("transformer-test-key", "another-test-key-0", "another-test-key-1"):
+        monkeypatch.setenv("MC_TEST_WM_KEY", key)
+        cfg = resolve_watermark({"key_env": "MC_TEST_WM_KEY", "gamma": 0.25, "delta": 4.0})
+        z = np.array([detect_text(doc, model.tokenizer_, cfg).z for doc in real.heldout])
+        assert np.mean(z > 4) <= 0.01, key
