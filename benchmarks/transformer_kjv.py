@@ -1,15 +1,25 @@
-"""The ``transformer`` generator on King James verses against the trigram Kneser-Ney baseline.
+"""The ``transformer`` generator on King James verses against the Kneser-Ney n-gram baselines.
 
-Both models are fitted on the same ``--train`` training verses and scored on the same
-``--heldout`` held-out verses (the ``kjv`` data source of the experiments, seed 0). Perplexity is
-per WORD for both (``exp(-sum log_prob / sum token_counts)``, token_counts in word units), so the
-numbers are directly comparable whatever the transformer's tokenizer.
+Both are fitted on the same ``--train`` training verses and scored on the same ``--heldout``
+held-out verses (the ``kjv`` data source of the experiments, seed 0). Perplexity is per WORD for
+both (``exp(-sum log_prob / sum token_counts)``, token_counts in word units), so the numbers are
+comparable whatever the transformer's tokenizer. They are also printed on the held-out verses
+whose every word occurs in training: the n-gram scores an unseen word as one ``<unk>`` outcome
+(the class "some new word"), whereas the transformer must spell the actual word, so only on
+those verses do both give the probability of the same string.
 
-Prints: parameter count, training tokens/s, sampling tokens/s, wall times, and held-out
-perplexity of the transformer and of the n-gram models. Train tokens/s counts the input positions
-of the training windows (``steps * batch_size`` windows at the corpus' mean window length).
+Prints: parameter count, training tokens/s, sampling tokens/s, wall times, held-out perplexity.
+Train tokens/s counts the input positions of the training windows (``steps * batch_size``
+windows at the corpus' mean window length).
 
-Run: .venv/bin/python benchmarks/transformer_kjv.py [--steps 1500] [--threads 2]
+Defaults (about 1.07M parameters: 4 layers, 128 wide, byte-level BPE of 2,000 ids, dropout 0.1,
+weight decay 1.0, 4,000 steps of 32 verses), measured on a shared 2-core machine with both
+threads: fit 268 s (17,600 train tokens/s), 100 samples in 0.3 s (12,000 tokens/s); held-out
+perplexity 78.0 against the trigram's 73.6, and on the 626 of 1,000 verses without unseen words
+53.3 against 59.8. (Dropout 0.25 and 5,000 steps: 77.6 and 54.1. Without dropout and weight
+decay 0.1 the held-out perplexity stalls near 100 while the training loss keeps falling.)
+
+Run: .venv/bin/python benchmarks/transformer_kjv.py [--steps 4000] [--threads 2]
 Needs: the ``torch`` extra.
 """
 
@@ -37,16 +47,16 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=5000)
     ap.add_argument("--heldout", type=int, default=1000)
     ap.add_argument("--tokenizer", default="bpe", choices=("bpe", "char"))
-    ap.add_argument("--vocab-size", type=int, default=1000)
+    ap.add_argument("--vocab-size", type=int, default=2000)
     ap.add_argument("--n-layer", type=int, default=4)
     ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--n-embd", type=int, default=128)
     ap.add_argument("--block-size", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=1.0)
     ap.add_argument("--warmup-steps", type=int, default=100)
     ap.add_argument("--n-samples", type=int, default=100)
     ap.add_argument("--threads", type=int, default=None)

@@ -318,3 +318,29 @@ def test_watermark_false_positive_rate_on_human_kjv(monkeypatch) -> None:
         cfg = resolve_watermark({"key_env": "MC_TEST_WM_KEY", "gamma": 0.25, "delta": 4.0})
         z = np.array([detect_text(doc, model.tokenizer_, cfg).z for doc in real.heldout])
         assert np.mean(z > 4) <= 0.01, key
+
+
+# -- real data ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_beats_the_unigram_baseline_on_held_out_kjv_verses() -> None:
+    """A 2-layer, 64-wide model, 1,000 steps on 5,000 KJV verses (about 20 s on 2 quiet cores):
+    held-out perplexity under half the unigram word model's and under 2% of its own before
+    training (measured: 131, unigram above 300, untrained about 11,000). The 1M-parameter
+    comparison with the trigram model takes minutes: benchmarks/transformer_kjv.py."""
+    from modelcollapse.data.sources import load_real
+    from modelcollapse.loop.config import DataConfig
+
+    real = load_real(
+        DataConfig(source="kjv", params={"n_docs": 5000, "n_heldout": 300}), seed=0, replicate=0
+    )
+    train, held = list(real.train), list(real.heldout)
+
+    def ppl(model: Transformer | NGram) -> float:
+        return math.exp(-model.log_prob(held).sum() / model.token_counts(held).sum())
+
+    params = dict(n_layer=2, n_head=4, n_embd=64, vocab_size=2000, batch_size=32, device="cpu")
+    untrained = Transformer(**params, steps=1, lr=1e-9).fit(train, rng=np.random.default_rng(0))
+    model = Transformer(**params, steps=1000).fit(train, rng=np.random.default_rng(0))
+    unigram = ppl(NGram(n=1).fit(train))
+    assert ppl(model) < 0.5 * unigram, (ppl(model), unigram)
+    assert ppl(model) < 0.02 * ppl(untrained), (ppl(model), ppl(untrained))

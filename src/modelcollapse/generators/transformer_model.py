@@ -1,4 +1,7 @@
-"""A small decoder-only transformer language model (the ``nn.Module`` behind ``transformer``).
+"""The torch side of ``transformer``: the network, its training loop and batched decoding.
+
+Everything that needs torch at import time lives here, so ``generators.transformer`` imports
+without it. Contents: :class:`TransformerLM`, :func:`train_lm`, :func:`draw`, :func:`generate`.
 
 The GPT-2 architecture (Radford et al. 2019, "Language Models are Unsupervised Multitask
 Learners"), in the pre-LayerNorm form popularised by Karpathy's nanoGPT, written from scratch:
