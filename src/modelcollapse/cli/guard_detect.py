@@ -8,7 +8,6 @@ and a document is flagged when its score is strictly above the threshold. A thre
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import typer
 from modelcollapse.cli.guard_io import (
     ON_ERROR_HELP,
     OnError,
-    annotate,
     check_distinct,
     check_output,
     echo_json,
@@ -28,8 +26,7 @@ from modelcollapse.cli.guard_io import (
     write_docs,
 )
 from modelcollapse.errors import InvalidParameterError
-
-Scorer = Callable[[list[str]], np.ndarray]
+from modelcollapse.guard.verdict import Scorer, annotate
 
 
 class Method(StrEnum):

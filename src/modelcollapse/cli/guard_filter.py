@@ -1,19 +1,14 @@
 """``modelcollapse guard filter``: drop documents flagged by the registry, watermark or detector.
 
-The checks run as a pipeline (:func:`modelcollapse.guard.pipeline.run_pipeline`) in order of
-certainty and cost: the registry (retrieval of your own generations, Krishna et al. 2023), the
-watermark (a keyed statistical test with a known false-positive rate), then a detector (a
-learned or zero-shot score). A document is dropped by the first check that fires, and that
-check is its recorded reason (``registry_exact``, ``registry_near``, ``watermark`` or
-``detector``): the combined verdict. The watermark and detector steps write what they measured
-into ``metadata["guard"]`` (``watermark``: z, p-value...; ``detector``: score, threshold), so kept
-documents carry the evidence of every check they passed. ``kept + excluded == input`` is checked
-per step and for the run.
+The checks are library pipeline steps (:class:`~modelcollapse.guard.registry_filter.RegistryFilter`,
+:class:`~modelcollapse.guard.verdict.WatermarkStep`, :class:`~modelcollapse.guard.verdict.DetectorStep`)
+run by :func:`modelcollapse.guard.pipeline.run_pipeline`; :mod:`modelcollapse.guard.verdict`
+explains the combined verdict. This module only turns options into steps. ``kept + excluded ==
+input`` is checked per step and for the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +18,12 @@ from modelcollapse.cli.guard_detect import (
     METHOD_HELP,
     MODEL_HELP,
     Method,
-    Scorer,
     make_scorer,
     resolve_threshold,
 )
 from modelcollapse.cli.guard_io import (
     ON_ERROR_HELP,
     OnError,
-    annotate,
     check_distinct,
     check_output,
     echo_json,
@@ -41,68 +34,10 @@ from modelcollapse.cli.guard_watermark import (
     Seeding,
     load_tokenizer,
     watermark_config,
-    watermark_hit,
 )
-from modelcollapse.data.document import Document
 from modelcollapse.errors import InvalidParameterError
-from modelcollapse.guard.pipeline import Exclude, Step
-
-
-class WatermarkStep(Step):
-    """Drop watermarked documents (reason ``watermark``); annotate every document's test."""
-
-    def __init__(self, cfg: Any, tokenizer: Any, *, z_threshold: float, window: int | None):
-        super().__init__(name="watermark")
-        self.cfg, self.tokenizer = cfg, tokenizer
-        self.z_threshold, self.window = z_threshold, window
-
-    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
-        from modelcollapse.guard.watermark_detect import detect_text
-
-        for doc in docs:
-            d = detect_text(doc.text, self.tokenizer, self.cfg, window=self.window)
-            hit = watermark_hit(d, self.z_threshold)
-            info = {**d.as_dict(), "z_threshold": self.z_threshold, "flagged": hit}
-            doc = annotate(doc, "watermark", {**info, "key_sha256": self.cfg.fingerprint})
-            if hit:
-                exclude(doc, "watermark")
-            else:
-                yield doc
-
-
-class DetectorStep(Step):
-    """Drop documents scoring above ``threshold`` (reason ``detector``), scored in batches."""
-
-    def __init__(
-        self, scorer: Scorer, desc: dict[str, Any], *, threshold: float, batch_size: int = 64
-    ):
-        super().__init__(name="detector")
-        self.scorer, self.desc = scorer, desc
-        self.threshold, self.batch_size = threshold, batch_size
-
-    def _flush(self, batch: list[Document], exclude: Exclude) -> Iterator[Document]:
-        scores = self.scorer([d.text for d in batch]).tolist()
-        for doc, s in zip(batch, scores, strict=True):
-            hit = bool(s > self.threshold)
-            doc = annotate(
-                doc,
-                "detector",
-                {**self.desc, "score": s, "threshold": self.threshold, "flagged": hit},
-            )
-            if hit:
-                exclude(doc, "detector")
-            else:
-                yield doc
-
-    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
-        batch: list[Document] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) == self.batch_size:
-                yield from self._flush(batch, exclude)
-                batch = []
-        if batch:
-            yield from self._flush(batch, exclude)
+from modelcollapse.guard.pipeline import Step
+from modelcollapse.guard.verdict import DetectorStep, WatermarkStep
 
 
 def filter_command(

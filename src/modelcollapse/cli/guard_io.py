@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from modelcollapse.data.document import Document
+from modelcollapse.data.json_values import jsonable
 from modelcollapse.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -107,22 +108,6 @@ def write_rows(rows: Sequence[dict[str, Any]], path: Path) -> int:
     return len(rows)
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN becomes null, infinities the strings 'inf'/'-inf', numpy scalars
-    and tuples become Python values (strict JSON has no NaN or Infinity)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def echo_json(obj: Any) -> None:
     typer.echo(json.dumps(jsonable(obj), indent=2, ensure_ascii=False))
 
@@ -136,14 +121,6 @@ def open_registry(url: str) -> Registry:
         return Registry(url)
     except InvalidParameterError as exc:
         raise InvalidParameterError(" ".join(str(exc).split())) from None
-
-
-def annotate(doc: Document, key: str, value: dict[str, Any]) -> Document:
-    """A copy of ``doc`` with ``metadata["guard"][key] = value`` (other metadata untouched)."""
-    guard = doc.metadata.get("guard")
-    guard = dict(guard) if isinstance(guard, dict) else {}
-    guard[key] = jsonable(value)
-    return Document(id=doc.id, text=doc.text, metadata={**doc.metadata, "guard": guard})
 
 
 def fmt(x: float | None) -> str:

@@ -9,7 +9,6 @@ printed: only its SHA-256 fingerprint.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import secrets
 from enum import StrEnum
@@ -21,7 +20,6 @@ import typer
 from modelcollapse.cli.guard_io import (
     ON_ERROR_HELP,
     OnError,
-    annotate,
     check_distinct,
     check_output,
     echo_json,
@@ -30,10 +28,10 @@ from modelcollapse.cli.guard_io import (
     write_docs,
 )
 from modelcollapse.errors import InvalidParameterError, require_extra
+from modelcollapse.guard.verdict import annotate, watermark_hit
 
 if TYPE_CHECKING:
     from modelcollapse.guard.watermark import WatermarkConfig
-    from modelcollapse.guard.watermark_detect import Detection
 
 watermark_app = typer.Typer(
     name="watermark",
@@ -213,15 +211,3 @@ def watermark_detect(
         f"{flagged} of {len(docs)} documents flagged at z > {z}; pooled z={fmt(pooled.z)} "
         f"over {pooled.n_scored} tokens (key sha256:{cfg.fingerprint})"
     )
-
-
-def watermark_hit(d: Detection, z_threshold: float) -> bool:
-    """Whether a detection is a watermark at ``z_threshold``: ``z > z_threshold`` for a whole
-    text; for windowed detection, the Bonferroni-corrected p-value below the tail at it."""
-    from modelcollapse.guard.watermark_detect import normal_tail
-
-    if math.isnan(d.z):
-        return False
-    if d.n_windows <= 1:
-        return bool(d.z > z_threshold)
-    return bool(d.log10_p_value_corrected < normal_tail(z_threshold)[1])

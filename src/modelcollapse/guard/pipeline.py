@@ -37,6 +37,7 @@ from modelcollapse.data.writers import write_jsonl, write_parquet
 from modelcollapse.errors import InvalidParameterError, ModelCollapseError
 
 __all__ = [
+    "BatchStep",
     "ExclusionSink",
     "Filter",
     "PipelineStats",
@@ -228,6 +229,38 @@ class Step(ABC):
                 f"step {self.name!r}: expected kept + excluded == input, got "
                 f"{stats.n_kept} + {stats.n_excluded} != {stats.n_in}"
             )
+
+
+class BatchStep(Step):
+    """A step that decides on ``batch_size`` documents at a time (one database query or one
+    model pass per batch). Subclasses write :meth:`run_batch`; kept documents keep their order.
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 64,
+        name: str | None = None,
+        exclusions: ExclusionSink | None = None,
+    ):
+        super().__init__(name=name, exclusions=exclusions)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise InvalidParameterError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def run_batch(self, batch: list[Document], exclude: Exclude) -> Iterator[Document]:
+        """Yield the batch's documents to keep; ``exclude(doc, reason)`` the others."""
+
+    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
+        batch: list[Document] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == self.batch_size:
+                yield from self.run_batch(batch, exclude)
+                batch = []
+        if batch:
+            yield from self.run_batch(batch, exclude)
 
 
 class Filter(Step):

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelcollapse.data.document import Document
-from modelcollapse.errors import InvalidParameterError
-from modelcollapse.guard.pipeline import Exclude, ExclusionSink, Step
+from modelcollapse.guard.pipeline import BatchStep, Exclude, ExclusionSink
 from modelcollapse.guard.registry import Registry
 
 __all__ = ["RegistryFilter"]
 
 
-class RegistryFilter(Step):
+class RegistryFilter(BatchStep):
     """Drop documents the registry knows (exact matches always; near duplicates if ``near``)."""
 
     def __init__(
@@ -33,15 +32,12 @@ class RegistryFilter(Step):
         name: str | None = "registry",
         exclusions: ExclusionSink | None = None,
     ):
-        super().__init__(name=name, exclusions=exclusions)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        super().__init__(batch_size=batch_size, name=name, exclusions=exclusions)
         self.registry = registry
         self.near = near
         self.threshold = threshold
-        self.batch_size = batch_size
 
-    def _flush(self, batch: list[Document], exclude: Exclude) -> Iterator[Document]:
+    def run_batch(self, batch: list[Document], exclude: Exclude) -> Iterator[Document]:
         kinds: dict[int, str] = {}
         for m in self.registry.lookup(batch, threshold=self.threshold, near=self.near):
             if kinds.get(m.index) != "exact":  # an exact match outranks near ones
@@ -51,13 +47,3 @@ class RegistryFilter(Step):
                 exclude(doc, f"registry_{kinds[i]}")
             else:
                 yield doc
-
-    def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
-        batch: list[Document] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) == self.batch_size:
-                yield from self._flush(batch, exclude)
-                batch = []
-        if batch:
-            yield from self._flush(batch, exclude)

@@ -1,0 +1,27 @@
+"""Plain JSON values for metadata and summaries.
+
+Strict JSON has no NaN or Infinity and no numpy types, so everything written as metadata or a
+``--json`` summary goes through :func:`jsonable` first: NaN becomes ``null``, infinities the
+strings ``"inf"``/``"-inf"``, numpy scalars and tuples plain Python values, paths strings.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every nested dict, list, tuple, number and path made strict-JSON ready."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, Path):
+        return str(value)
+    return value
