@@ -344,3 +344,47 @@ def test_beats_the_unigram_baseline_on_held_out_kjv_verses() -> None:
     unigram = ppl(NGram(n=1).fit(train))
     assert ppl(model) < 0.5 * unigram, (ppl(model), unigram)
     assert ppl(model) < 0.02 * ppl(untrained), (ppl(model), ppl(untrained))
+
+
+# -- prompted continuations -----------------------------------------------------------------
+def test_continue_texts_keeps_prompts_order_and_is_reproducible(fitted: Transformer) -> None:
+    prompts = ["the l", "mo", "", "and a", "mo"]
+    a = fitted.continue_texts(prompts, rng=np.random.default_rng(3))
+    b = fitted.continue_texts(prompts, rng=np.random.default_rng(3))
+    assert a == b and len(a) == len(prompts)
+    for p, doc in zip(prompts, a, strict=True):
+        assert doc.startswith(p)
+    assert a != fitted.continue_texts(prompts, rng=np.random.default_rng(4))
+
+
+def test_continue_texts_draws_from_the_conditional_after_the_prompt() -> None:
+    """One new token per prompt, many times: its frequencies match softmax(logits | bos, prompt)."""
+    gen = tiny(max_new_tokens=1).fit(corpus(), rng=np.random.default_rng(0))
+    prompt = "the lo"
+    n = 4000
+    docs = gen.continue_texts([prompt] * n, rng=np.random.default_rng(5))
+    ids = [BOS, *gen.tokenizer_.encode([prompt])[0]]
+    logits = full_logits(gen.model_, ids)
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    counts: dict[str, int] = {}
+    for d in docs:
+        counts[d[len(prompt) :]] = counts.get(d[len(prompt) :], 0) + 1
+    # the text each outcome appends (decoding may merge outcomes, e.g. a trailing space and <eos>)
+    expected: dict[str, float] = {}
+    for i in range(len(p)):
+        if p[i] > 0:
+            tail = "" if i == EOS else gen.tokenizer_.decode([[*ids[1:], i]])[0][len(prompt) :]
+            expected[tail] = expected.get(tail, 0.0) + p[i]
+    assert set(counts) <= set(expected)
+    for tok, q in expected.items():
+        if q * n >= 20:  # enough draws for a binomial check at 5 standard deviations
+            sd = math.sqrt(n * q * (1 - q))
+            assert abs(counts.get(tok, 0) - n * q) < 5 * sd, (tok, counts.get(tok, 0), n * q)
+
+
+def test_continue_texts_rejects_prompts_longer_than_the_context(fitted: Transformer) -> None:
+    with pytest.raises(InvalidParameterError, match=r"prompts\[1\].*block_size"):
+        fitted.continue_texts(["the", "x" * 40], rng=np.random.default_rng(0))
+    with pytest.raises(NotFittedError):
+        tiny().continue_texts(["the"], rng=np.random.default_rng(0))

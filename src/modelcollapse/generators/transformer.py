@@ -338,6 +338,60 @@ class Transformer(Generator):
                 )
         return self.tokenizer_.decode(ids)
 
+    def continue_texts(self, prompts: Sequence[str], *, rng: np.random.Generator) -> list[str]:
+        """Each prompt followed by a sampled continuation (prompt included), one per prompt.
+
+        The continuation is drawn as in :meth:`sample`, conditioned on ``<bos>`` and the
+        prompt's tokens, until ``<eos>`` or ``max_new_tokens``. Prompts are batched by token
+        length; each must be shorter than ``block_size`` tokens. Used for detection sets
+        (:mod:`modelcollapse.guard.eval_data`): a human verse's first words, then the model.
+        """
+        torch = require_torch()
+        from modelcollapse.generators.transformer_model import generate
+
+        docs, rng = check_docs(prompts), check_rng(rng)
+        self._check_fitted()
+        encoded = self.tokenizer_.encode(docs)
+        block = int(self.model_.block_size)
+        for i, e in enumerate(encoded):
+            if len(e) >= block:
+                raise InvalidParameterError(
+                    f"prompts[{i}]: expected fewer than block_size={block} tokens, got {len(e)}"
+                )
+        dev = self._setup()
+        model = self.model_.to(dev).eval()
+        gen = torch_generator(rng, dev)
+        mark = resolve_watermark(self.watermark)
+        by_length: dict[int, list[int]] = {}
+        for i, e in enumerate(encoded):
+            by_length.setdefault(len(e), []).append(i)
+        out: list[str] = [""] * len(docs)
+        with torch.inference_mode():
+            for length in sorted(by_length):
+                rows = by_length[length]
+                for lo in range(0, len(rows), _SAMPLE_CHUNK):
+                    chunk = rows[lo : lo + _SAMPLE_CHUNK]
+                    prefix = torch.tensor([encoded[r] for r in chunk], dtype=torch.long)
+                    new = generate(
+                        model,
+                        len(chunk),
+                        gen,
+                        bos=BOS,
+                        eos=EOS,
+                        max_new_tokens=int(self.max_new_tokens),
+                        temperature=float(self.temperature),
+                        top_k=None if self.top_k is None else int(self.top_k),
+                        top_p=float(self.top_p),
+                        watermark=mark,
+                        prefix=prefix.reshape(len(chunk), length),
+                    )
+                    texts = self.tokenizer_.decode(
+                        [encoded[r] + t for r, t in zip(chunk, new, strict=True)]
+                    )
+                    for r, text in zip(chunk, texts, strict=True):
+                        out[r] = text
+        return out
+
     # -- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """``config`` (int64: vocab_size, block_size, n_layer, n_head, n_embd), ``tokenizer``

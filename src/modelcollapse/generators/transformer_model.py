@@ -188,9 +188,13 @@ def generate(
     eos: int,
     max_new_tokens: int,
     watermark: Any = None,
+    prefix: torch.Tensor | None = None,
     **knobs,
 ) -> list[list[int]]:
     """``m`` id sequences sampled from ``[bos]`` until ``eos`` (dropped) or ``max_new_tokens``.
+
+    ``prefix`` (m, p): given ids after ``bos`` (prompts of one length, p < ``block_size``);
+    sampling continues them and the returned sequences hold the new ids only.
 
     Batched, with a KV cache: each step feeds only the newest token (B, 1). Context is capped at
     ``block_size`` exactly as in the scoring windows: when the window is full its start moves on
@@ -205,6 +209,9 @@ def generate(
     out: list[list[int]] = [[] for _ in range(m)]
     alive = torch.arange(m, device=dev)  # (b,): the document of each batch row
     seqs = torch.full((m, 1), bos, dtype=torch.long, device=dev)  # (b, i) = s[0:i]
+    if prefix is not None:
+        seqs = torch.cat([seqs, prefix.to(device=dev, dtype=torch.long)], dim=1)  # (b, 1 + p)
+    given = seqs.shape[1]
     cache: KVCache = []
     logits, start = model(seqs, cache=cache)[:, -1], 0  # (b, V): predicts s[1]
     for step in range(max_new_tokens):
@@ -218,7 +225,7 @@ def generate(
         done = torch.ones_like(nxt, dtype=torch.bool) if last else nxt == eos
         if bool(done.any()):
             for row in torch.nonzero(done)[:, 0].tolist():
-                toks = seqs[row, 1:].tolist()
+                toks = seqs[row, given:].tolist()
                 out[int(alive[row])] = toks[:-1] if toks[-1] == eos else toks
             if bool(done.all()):
                 break
