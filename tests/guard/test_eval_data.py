@@ -76,3 +76,24 @@ def test_ngram_continue():
 def test_normalize_is_idempotent(text):
     once = normalize_text(text)
     assert normalize_text(once) == once and tokenize(once) == tokenize(text)
+
+
+def test_transformer_continuer_builds_a_detection_set():
+    pytest.importorskip("torch", reason="the torch extra is not installed")
+    from modelcollapse.generators.transformer import Transformer
+    from modelcollapse.guard.eval_data import transformer_continuer
+
+    model = Transformer(
+        n_layer=1, n_head=2, n_embd=16, block_size=64, steps=30, batch_size=8,
+        tokenizer="bpe", vocab_size=300, max_new_tokens=20, threads=1, device="cpu", temperature=1.0,
+    ).fit(CORPUS * 4, rng=np.random.default_rng(0))  # fmt: skip
+    cont = transformer_continuer(model, temperature=0.7)
+    ds = build_detection_set(cont, n_per_class=12, rng=3, prompt_tokens=4)
+    for h, s in zip(ds.human, ds.synthetic, strict=True):
+        prompt = normalize_text(" ".join(tokenize(h)[:4]))
+        assert s.startswith(prompt)  # byte-level BPE encodes any prompt exactly
+    assert model.temperature == 1.0  # the override is temporary
+    again = build_detection_set(cont, n_per_class=12, rng=3, prompt_tokens=4)
+    assert again.docs == ds.docs
+    with pytest.raises(InvalidParameterError, match="temperature"):
+        transformer_continuer(model, temperature=0.0)(["In the"], np.random.default_rng(0))

@@ -14,15 +14,16 @@ machine-written one that starts the same way. Here:
   n-gram output is joined that way (``"Pharaoh' s"``), and without the same treatment of human
   text a character n-gram detector would learn the formatting instead of the language.
 
-A :data:`Continuer` maps prompts to full documents (prompt included), so other generators (the
-transformer, SmolLM2) plug in with one function.
+A :data:`Continuer` maps prompts to full documents (prompt included), so other generators plug in
+with one function: :func:`ngram_continuer`, :func:`transformer_continuer` (SmolLM2's continuations
+are built in ``benchmarks/zero_shot.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from modelcollapse.generators.kneser_ney_sampler import TemperatureSampler
 from modelcollapse.generators.ngram import SPECIALS, NGram
 from modelcollapse.generators.validation import check_choice, check_float, check_int
 from modelcollapse.rng import as_generator
+
+if TYPE_CHECKING:
+    from modelcollapse.generators.transformer import Transformer
 
 Continuer = Callable[[list[str], np.random.Generator], list[str]]
 """``continuer(prompts, rng) -> documents``: one full document (prompt + continuation) per prompt."""
@@ -100,6 +104,23 @@ def ngram_continuer(
         return ngram_continue(
             model, prompts, rng=rng, temperature=temperature, max_new_tokens=max_new_tokens
         )
+
+    return continuer
+
+
+def transformer_continuer(model: Transformer, *, temperature: float | None = None) -> Continuer:
+    """A :data:`Continuer` from a fitted ``transformer`` generator (:meth:`Transformer.continue_texts`:
+    its top-k, top-p and ``max_new_tokens``; ``temperature`` overrides the model's for these calls).
+    """
+
+    def continuer(prompts: list[str], rng: np.random.Generator) -> list[str]:
+        saved = model.temperature
+        if temperature is not None:
+            model.temperature = check_float("temperature", temperature, low_inclusive=False)
+        try:
+            return model.continue_texts(prompts, rng=rng)
+        finally:
+            model.temperature = saved
 
     return continuer
 
