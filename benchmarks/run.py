@@ -17,6 +17,7 @@ for script in (
     "vendi.py",
     "mauve.py",
     "embedding_throughput.py",
+    "sweep_scaling.py",
 ):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

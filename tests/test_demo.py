@@ -31,5 +31,9 @@ def test_demo_shows_collapse_under_replace_and_stability_under_accumulate(tmp_pa
     rare_r, rare_a = t[("rare_recall", "replace")], t[("rare_recall", "accumulate")]
     assert rare_r[-1] < rare_r[0] - 0.1
     assert rare_a[-1] > rare_a[0] - 0.05
-    # The six run directories are kept when an output folder is given.
+    # The six run directories are kept when an output folder is given, with the report.
     assert len([p for p in tmp_path.iterdir() if (p / "metrics.parquet").is_file()]) == 6
+    report = tmp_path / "report.html"
+    assert f"report: {report.resolve()}" in text.replace("\n", "")
+    html = report.read_text(encoding="utf-8")
+    assert html.count('class="mc-plot"') >= 8 and "rank-frequency" in html

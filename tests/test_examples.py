@@ -11,7 +11,10 @@ from modelcollapse.loop.config import load_config
 from modelcollapse.loop.policies import build as build_policy
 from modelcollapse.loop.replicate import metric_names
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+# sweep_*.yaml are sweep files (a base config plus a grid), not experiment configs.
+EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.yaml") if not p.stem.startswith("sweep_"))
+SWEEPS = sorted(EXAMPLES_DIR.glob("sweep_*.yaml"))
 SOURCE_KIND = {
     "gaussian": "numeric",
     "categorical": "discrete",
@@ -35,3 +38,11 @@ def test_example_config_is_valid(path):
     assert cls.data_kind == kind, (cfg.model.kind, cfg.data.source)
     build_policy(cfg.policy.kind, cfg.policy.params)
     metric_names(cfg, cls.data_kind)  # every named metric exists for the data kind
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_example_sweep_is_valid(path):
+    from modelcollapse.sweep import expand, load_sweep
+
+    runs = expand(load_sweep(path))  # every run's config, model, policy and metrics check out
+    assert len(runs) > 1 and len({r.run_id for r in runs}) == len(runs)

@@ -110,10 +110,19 @@ def _table(
     return table, values
 
 
+DEFAULT_REPORT = Path("runs") / "demo-report.html"
+
+
 def run_demo(
-    out: Path | None = None, *, progress: bool = True, console: Console | None = None
+    out: Path | None = None,
+    *,
+    progress: bool = True,
+    console: Console | None = None,
+    report: Path | None = None,
 ) -> dict:
-    """Run both parts under every policy; print the tables; return the summarised values."""
+    """Run both parts under every policy; print the tables; write the HTML report (``report``,
+    default ``OUT/report.html``, or :data:`DEFAULT_REPORT` when the runs go to a temporary
+    folder) and print its path; return the summarised values."""
     console = console or Console()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="modelcollapse-demo-") as tmp:
@@ -130,6 +139,13 @@ def run_demo(
             table, values = _table(part, runs)
             console.print(table)
             results[part.base["model"]["kind"]] = values
+        # Written before the temporary folder (and the samples the report reads) is removed.
+        from modelcollapse.report import build_report
+
+        if report is None:
+            report = root / "report.html" if out is not None else DEFAULT_REPORT
+        title = "modelcollapse demo: a Gaussian and an n-gram model under three data policies"
+        report_path = build_report(root, report, title=title)
     g = results["gaussian"]
     t = results["ngram"]
     console.print(
@@ -141,5 +157,6 @@ def run_demo(
         f"{t[('perplexity', 'replace')][0]:.1f} to {t[('perplexity', 'replace')][-1]:.1f} "
         f"(accumulate: {t[('perplexity', 'accumulate')][-1]:.1f})."
     )
+    console.print(f"[bold]report:[/bold] {report_path.resolve()}", soft_wrap=True)
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
     return results

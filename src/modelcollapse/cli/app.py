@@ -53,7 +53,13 @@ def _register_commands() -> None:
     app.command("datasets")(datasets.datasets)
     app.command("measure")(measure.measure)
     app.command("monitor")(monitor.monitor)
+    from modelcollapse.cli.report import report
+
+    app.command("report")(report)
     app.add_typer(guard.app, name="guard")
+    from modelcollapse.cli.sweep import sweep as sweep_command
+
+    app.command("sweep")(sweep_command)
 
 
 _register_commands()

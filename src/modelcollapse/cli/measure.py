@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,11 @@ class FailOn(StrEnum):
 class OnError(StrEnum):
     fail = "fail"
     skip = "skip"
+
+
+class ExecutorName(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 VERDICT_STYLE = {"healthy": "bold green", "early": "bold yellow", "late": "bold red"}
@@ -139,6 +145,24 @@ def measure(
     ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
     tokenizer: str = typer.Option("whitespace", "--tokenizer", "-t", help=TOKENIZER_HELP),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Also write a self-contained HTML report: verdict, metric table with CIs and the "
+        "distributions compared.",
+    ),
+    executor: ExecutorName | None = typer.Option(
+        None,
+        "--executor",
+        help="Sharded inputs (a directory or a quoted glob of files): run one task per shard on "
+        "'local' processes or a 'ray' cluster (default: local). Same result either way.",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Shard tasks at once (default: every core or cluster CPU)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster address, e.g. 127.0.0.1:6379 (implies --executor ray)."
+    ),
 ) -> None:
     """Compare a candidate dataset with a human reference and give a collapse verdict.
 
@@ -164,11 +188,23 @@ def measure(
       modelcollapse measure -r human.csv -c batch.parquet --on-error skip --fail-on early
 
       modelcollapse measure -r human.txt -c generated.txt --tokenizer words
+
+      modelcollapse measure -r human.jsonl -c synthetic.jsonl --report report.html
+
+      modelcollapse measure -r human_shards/ -c 'synthetic/part-*.parquet' --workers 2
+
+      modelcollapse measure -r human_shards/ -c synthetic/ --executor ray --address 127.0.0.1:6379
     """
     from modelcollapse.data.tokenize import check_tokenizer
     from modelcollapse.measure.files import measure_files
+    from modelcollapse.measure.sharded import is_sharded, measure_shards
 
-    result = measure_files(
+    if executor or workers or address or is_sharded(reference) or is_sharded(candidate):
+        name = executor.value if executor else ("ray" if address else "local")
+        read = partial(measure_shards, executor=name, workers=workers, address=address)
+    else:
+        read = measure_files
+    result = read(
         reference, candidate, kind=kind.value, metrics=split_metrics(metrics), rng=seed,
         text_field=text_field, on_error=on_error.value, max_records=max_records, n_boot=n_boot,
         n_boot_expensive=n_boot_expensive,
@@ -179,6 +215,14 @@ def measure(
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         print_result(Console(), result, f"{candidate} vs {reference} ({result.kind})")
+    if report is not None:
+        from modelcollapse.cli.report import measure_report
+
+        measure_report(
+            result, report, reference=reference, candidate=candidate, kind=kind.value, seed=seed,
+            text_field=text_field, on_error=on_error.value, max_records=max_records,
+            tokenizer=check_tokenizer(tokenizer),
+        )  # fmt: skip
     if fail_on is not None:
         from modelcollapse.measure.verdict import reaches
 

@@ -27,6 +27,13 @@ def simulate(
         "records into a quarantine file beside the input and report their count.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    mlflow: str | None = typer.Option(
+        None,
+        "--mlflow",
+        metavar="URI",
+        help="Log params (the resolved config) and per-generation metrics to MLflow: a tracking "
+        "URI, or a path for the local file store (e.g. --mlflow mlruns). Needs the 'mlflow' extra.",
+    ),
 ) -> None:
     """Train generation after generation on the previous generation's output.
 
@@ -43,6 +50,8 @@ def simulate(
       modelcollapse simulate examples/gmm.yaml --out runs/gmm --workers 2 --resume
 
       modelcollapse simulate my.yaml --out runs/mine --on-error skip   (data.source: path)
+
+      modelcollapse simulate examples/gaussian_mle.yaml --out runs/gauss --mlflow mlruns
     """
     from modelcollapse.cli.summary_table import summary_table
     from modelcollapse.errors import InvalidParameterError
@@ -57,7 +66,14 @@ def simulate(
         raise InvalidParameterError(
             f"--on-error applies to data.source 'path' (a user's file), got {cfg.data.source!r}"
         )
+    if mlflow is not None:
+        from modelcollapse.loop.mlflow_log import log_run, require_mlflow
+
+        require_mlflow()  # fail before the run, not after it
     console = Console()
     run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
+    if mlflow is not None:
+        mlflow_run = log_run(mlflow, out)
+        console.print(f"logged MLflow run {mlflow_run} (experiment {cfg.name!r}) to {mlflow}")
     console.print(summary_table(out, title=f"{cfg.name}: {cfg.policy.kind}"))
     console.print(f"[green]wrote[/green] {out}")

@@ -1,0 +1,101 @@
+"""The executor interface: run one function over many items, locally or on a cluster.
+
+An executor is separate from the work it runs (the datatrove ``executor/`` split): a sweep or a
+sharded measurement hands it a picklable module-level function and a list of items, and gets
+``(index, result)`` pairs back as tasks finish, in any order. Results never depend on which
+executor ran them or on how many workers it had, because every random number comes from
+:func:`modelcollapse.rng.stream` keyed by the experiment seed, never from worker identity.
+
+Executors:
+
+- ``local``: :class:`modelcollapse.execution.local.LocalExecutor`, a process pool on this machine
+  (``workers=1`` runs in-process, without a pool);
+- ``ray``: :class:`modelcollapse.execution.ray_cluster.RayExecutor`, a Ray cluster reached with
+  ``ray.init(address=...)`` (optional extra ``ray``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, Self, TypeVar, runtime_checkable
+
+from modelcollapse.errors import InvalidParameterError, MissingExtraError, unknown_name
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "ray")
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs ``fn(item)`` for every item, possibly in parallel.
+
+    Attributes:
+        name: ``"local"`` or ``"ray"``.
+        workers: how many tasks run at the same time.
+    """
+
+    name: str
+    workers: int
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        """Run ``fn(item)`` for every item; yield ``(index, result)`` as each finishes (any order).
+
+        ``fn`` is a picklable module-level function. An exception in a task is re-raised here,
+        after the other tasks are cancelled, as ModelCollapseError naming the item index.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release workers and connections. Idempotent."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Calls :meth:`close`."""
+        ...
+
+
+def check_workers(workers: object, *, allow_none: bool = True) -> int | None:
+    """Validate a worker count: an integer >= 1 (or ``None`` for the executor's default)."""
+    if workers is None and allow_none:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidParameterError(f"workers: expected an integer >= 1, got {workers!r}")
+    return workers
+
+
+def get_executor(
+    name: str = "local", *, workers: int | None = None, address: str | None = None
+) -> Executor:
+    """Build the executor called ``name``.
+
+    ``"local"`` gives ``LocalExecutor(workers)`` (``workers=1``: in-process, no pool; default:
+    every available core). ``"ray"`` gives ``RayExecutor(address, workers)``, imported lazily;
+    without ray installed it raises MissingExtraError naming ``pip install 'modelcollapse[ray]'``.
+    ``address`` is only meaningful for ray. Unknown names raise InvalidParameterError with a
+    did-you-mean suggestion.
+    """
+    workers = check_workers(workers)
+    if name == "local":
+        from modelcollapse.execution.local import LocalExecutor
+
+        if address is not None:
+            raise InvalidParameterError(
+                f"address: expected no address for the local executor, got {address!r} "
+                "(use --executor ray to reach a cluster)"
+            )
+        return LocalExecutor(workers)
+    if name == "ray":
+        try:
+            import ray  # noqa: F401  (probe only; ray_cluster imports it for real)
+        except ImportError as exc:
+            raise MissingExtraError(
+                "the ray executor needs 'ray'; install it with pip install 'modelcollapse[ray]'"
+            ) from exc
+        from modelcollapse.execution.ray_cluster import RayExecutor
+
+        return RayExecutor(address, workers)
+    raise unknown_name("executor", name, EXECUTORS)
