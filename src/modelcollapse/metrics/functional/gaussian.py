@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import gammaincinv
 
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.metrics.functional.validation import check_level
@@ -210,7 +210,8 @@ def gaussian_tail_coverage(
             np.ones(x.shape[:-1], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         )
     maha, _, bad = _mahalanobis(x, mean, cov)
-    inside = maha <= chi2.ppf(level, d)
+    # the chi-square(d) quantile, 2 * P^-1(d/2, level), without importing scipy.stats (0.3 s)
+    inside = maha <= 2.0 * gammaincinv(d / 2.0, level)
     try:
         inside, mask_arr = np.broadcast_arrays(inside, mask_arr)
     except ValueError:

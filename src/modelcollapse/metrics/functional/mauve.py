@@ -30,8 +30,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.metrics.functional.two_sample import as_two_samples, check_rng, row_norms
@@ -102,6 +100,11 @@ def mauve_histograms(
     norms = row_norms(z)[:, None]
     z = z / np.where(norms > 0.0, norms, 1.0)  # sklearn.preprocessing.normalize leaves 0 rows
     data = np.ascontiguousarray(_pca_project(z, explained_variance), dtype=np.float32)
+    # imported here: scikit-learn's clustering costs ~0.4 s to import, and every process that
+    # imports the metrics package (each sweep or replicate worker) would pay it
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     best_labels, best_inertia = None, np.inf
     with warnings.catch_warnings():
         # Fewer distinct points than clusters leaves empty buckets, which is harmless here.
