@@ -308,6 +308,17 @@ class Transformer(Generator):
 
         return np.array([len(tokenize(d)) + 1 for d in check_docs(data)], dtype=np.int64)
 
+    def _decoding(self) -> dict[str, Any]:
+        """The keyword arguments of ``transformer_model.generate`` that the hyperparameters set."""
+        return {
+            "bos": BOS,
+            "eos": EOS,
+            "max_new_tokens": int(self.max_new_tokens),
+            "temperature": float(self.temperature),
+            "top_k": None if self.top_k is None else int(self.top_k),
+            "top_p": float(self.top_p),
+        }
+
     def sample(self, n: int, *, rng: np.random.Generator) -> list[str]:
         """``n`` documents drawn token by token (KV cache) until ``<eos>`` or ``max_new_tokens``."""
         torch = require_torch()
@@ -324,16 +335,7 @@ class Transformer(Generator):
             for lo in range(0, n, _SAMPLE_CHUNK):
                 ids.extend(
                     generate(
-                        model,
-                        min(_SAMPLE_CHUNK, n - lo),
-                        gen,
-                        bos=BOS,
-                        eos=EOS,
-                        max_new_tokens=int(self.max_new_tokens),
-                        temperature=float(self.temperature),
-                        top_k=None if self.top_k is None else int(self.top_k),
-                        top_p=float(self.top_p),
-                        watermark=mark,
+                        model, min(_SAMPLE_CHUNK, n - lo), gen, watermark=mark, **self._decoding()
                     )
                 )
         return self.tokenizer_.decode(ids)
@@ -372,18 +374,9 @@ class Transformer(Generator):
                 for lo in range(0, len(rows), _SAMPLE_CHUNK):
                     chunk = rows[lo : lo + _SAMPLE_CHUNK]
                     prefix = torch.tensor([encoded[r] for r in chunk], dtype=torch.long)
+                    prefix = prefix.reshape(len(chunk), length)
                     new = generate(
-                        model,
-                        len(chunk),
-                        gen,
-                        bos=BOS,
-                        eos=EOS,
-                        max_new_tokens=int(self.max_new_tokens),
-                        temperature=float(self.temperature),
-                        top_k=None if self.top_k is None else int(self.top_k),
-                        top_p=float(self.top_p),
-                        watermark=mark,
-                        prefix=prefix.reshape(len(chunk), length),
+                        model, len(chunk), gen, watermark=mark, prefix=prefix, **self._decoding()
                     )
                     texts = self.tokenizer_.decode(
                         [encoded[r] + t for r, t in zip(chunk, new, strict=True)]

@@ -140,12 +140,13 @@ def _resolve_data_path(raw: dict[str, Any], base: Path) -> None:
             params["path"] = str((base / p).resolve())
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The YAML document in ``path``; errors name the file (and the line of a syntax error)."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidParameterError(f"config file not found: {path}")
+        raise InvalidParameterError(f"{what} not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -154,6 +155,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         ) from None
     except UnicodeDecodeError:
         raise InvalidParameterError(f"{path}: expected UTF-8 text") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    path = Path(path)
+    raw = read_yaml(path)
     if raw is None:
         raw = {}
     if isinstance(raw, dict):

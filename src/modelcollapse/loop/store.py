@@ -195,11 +195,12 @@ def _weights_path(folder: Path, generation: int) -> Path:
     return folder / f"gen_{generation:04d}.model.safetensors"
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_dict(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
     if isinstance(d, dict):
         out: dict[str, Any] = {}
         for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            out.update(flatten_dict(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: d}
 
@@ -262,7 +263,10 @@ class RunStore:
             raise InvalidParameterError(
                 f"{self.config_path}: expected the config of the run to resume, got an unreadable file ({exc})"
             ) from None
-        old, new = _flatten(stored.model_dump(mode="json")), _flatten(cfg.model_dump(mode="json"))
+        old, new = (
+            flatten_dict(stored.model_dump(mode="json")),
+            flatten_dict(cfg.model_dump(mode="json")),
+        )
         for key in sorted(set(old) | set(new)):
             if old.get(key) != new.get(key):
                 raise InvalidParameterError(

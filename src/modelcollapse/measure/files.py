@@ -346,12 +346,23 @@ def measure_files(
     )  # fmt: skip
     result.n_reference_total, result.n_candidate_total = ref.n_good, cand.n_good
     result.n_bad_reference, result.n_bad_candidate = ref.n_bad, cand.n_bad
-    for info in (ref, cand):
+    return add_stream_results(
+        result, [ref, cand], max(ref.n_good, cand.n_good), max_records, streams
+    )
+
+
+def add_stream_results(
+    result: MeasureResult, inputs: Sequence[Any], n_largest: int, max_records: int, streams: Streams
+) -> MeasureResult:
+    """Note quarantined records of ``inputs`` (objects with ``n_bad``, ``path`` and
+    ``quarantine_path``) and, when the larger side (``n_largest`` records) was subsampled, the
+    streamed whole-input values as ``full_*``."""
+    for info in inputs:
         if info.quarantine_path is not None:
             result.notes.append(
                 f"{info.n_bad} bad record(s) of {info.path} quarantined to {info.quarantine_path}"
             )
-    if max(ref.n_good, cand.n_good) > max_records:
+    if n_largest > max_records:
         result.notes.append(
             f"inputs subsampled to {max_records} records each for the bootstrap and the verdict; "
             "full_* values cover every record"

@@ -57,6 +57,7 @@ from modelcollapse.measure.files import (
     Streams,
     _numeric_chunks,
     _text_chunks,
+    add_stream_results,
 )
 from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
 from modelcollapse.measure.measure import measure as measure_data
@@ -375,18 +376,4 @@ def measure_shards(
         result.notes.append(
             f"sharded input: {len(ref_shards)} reference and {len(cand_shards)} candidate shard(s)"
         )
-    for info in results:
-        if info.quarantine_path is not None:
-            result.notes.append(
-                f"{info.n_bad} bad record(s) of {info.path} quarantined to {info.quarantine_path}"
-            )
-    if max(ref.seen, cand.seen) > max_records:
-        result.notes.append(
-            f"inputs subsampled to {max_records} records each for the bootstrap and the verdict; "
-            "full_* values cover every record"
-        )
-        for name, (c_full, r_full) in streams.values().items():
-            if name in result.metrics:
-                result.metrics[name].full_candidate = c_full
-                result.metrics[name].full_reference = r_full
-    return result
+    return add_stream_results(result, results, max(ref.seen, cand.seen), max_records, streams)

@@ -35,6 +35,7 @@ import yaml
 
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.loop.config import ExperimentConfig, parse_config
+from modelcollapse.loop.store import flatten_dict
 
 SourceKind = Literal["run", "sweep", "runs", "measure"]
 METRIC_COLUMNS = ("generation", "replicate", "metric", "value")
@@ -290,15 +291,6 @@ def load_run(
     return run, notes
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
 def short_label(key: str, value: Any) -> str:
     """``policy.kind=fresh`` -> ``fresh``; ``policy.params.lambda=0.1`` -> ``lambda=0.1``."""
     if key in ("policy.kind", "model.kind", "data.source"):
@@ -327,7 +319,7 @@ def differing_labels(runs: list[RunData], *, pool: bool = False) -> list[str]:
     ``pool`` (a sweep's seeds); otherwise every run is labelled by its folder name."""
     if len(runs) == 1:
         return [policy_label(runs[0].config) if runs[0].config else runs[0].run_id]
-    flats = [_flat(r.config.model_dump(mode="json")) if r.config else {} for r in runs]
+    flats = [flatten_dict(r.config.model_dump(mode="json")) if r.config else {} for r in runs]
     keys = sorted({k for f in flats for k in f} - set(NOT_ARM_KEYS))
     differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
     labels = [

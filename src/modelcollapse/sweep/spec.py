@@ -40,6 +40,7 @@ from modelcollapse.loop.config import (
     apply_overrides,
     load_config,
     parse_config,
+    read_yaml,
 )
 
 SWEEP_KEYS = ("name", "base", "config", "set", "grid", "runs")
@@ -296,16 +297,4 @@ def parse_sweep(raw: Any, *, path: Path | None = None) -> SweepSpec:
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep YAML file."""
     path = Path(path)
-    if not path.is_file():
-        raise InvalidParameterError(f"sweep file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InvalidParameterError(
-            f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
-    except UnicodeDecodeError:
-        raise InvalidParameterError(f"{path}: expected UTF-8 text") from None
-    return parse_sweep(raw, path=path)
+    return parse_sweep(read_yaml(path, "sweep file"), path=path)
