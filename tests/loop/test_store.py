@@ -171,3 +171,15 @@ def test_samples_written_with_provenance(tmp_path):
     assert arr.suffix == ".npy"
     np.testing.assert_array_equal(np.load(arr, allow_pickle=False), np.ones((3, 2)))
     assert not [n for n in os.listdir(path.parent) if n.startswith(".")]
+
+
+def test_a_run_killed_while_writing_its_config_starts_cleanly(tmp_path):
+    """Only ``.config.yaml.tmp-PID`` is left; a new run removes it and nothing else."""
+    cfg = parse_config(CFG)
+    stale = tmp_path / ".config.yaml.tmp-31337"
+    stale.write_bytes(b"name: half")
+    other = tmp_path / ".notes.tmp"  # not the run's: left alone
+    other.write_text("user file")
+    assert RunStore(tmp_path).prepare(cfg, resume=False) is False
+    assert not stale.exists() and other.exists()
+    RunStore(tmp_path).check_config(cfg)  # the config written is the run's

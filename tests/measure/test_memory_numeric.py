@@ -36,9 +36,13 @@ SCRIPT = textwrap.dedent(
     """
     import resource, sys
     import pyarrow.parquet  # imported before the cap, as every other module is
-    # Imported lazily while reading (pyarrow's to_numpy loads pyarrow.compute and pandas):
-    # libraries are not data, so they too come before the cap.
-    import pandas, pyarrow.compute, scipy.stats
+    # Imported lazily while reading (pyarrow's to_numpy loads pyarrow.compute, and pandas when
+    # it is installed): libraries are not data, so they too come before the cap.
+    import pyarrow.compute, scipy.stats
+    try:
+        import pandas
+    except ImportError:
+        pass
     from modelcollapse.data.readers import read_data
     from modelcollapse.measure.files import measure_files
 

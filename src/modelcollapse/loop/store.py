@@ -252,6 +252,11 @@ class RunStore:
             self.clean_temporaries()
             return True
         self.root.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing its config leaves only ".config.yaml.tmp-PID": remove that
+        # (and nothing else, the directory may be the user's) before starting afresh.
+        for stale in self.root.glob(f".{self.config_path.name}.tmp-*"):
+            if _TMP_FILE.match(stale.name):
+                stale.unlink(missing_ok=True)
         atomic_write_bytes(self.config_path, dump_config(cfg).encode("utf-8"))
         return False
 
