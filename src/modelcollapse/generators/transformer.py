@@ -373,8 +373,8 @@ class Transformer(Generator):
                 rows = by_length[length]
                 for lo in range(0, len(rows), _SAMPLE_CHUNK):
                     chunk = rows[lo : lo + _SAMPLE_CHUNK]
+                    # (b, length); an empty prompt gives (b, 0), nothing after <bos>
                     prefix = torch.tensor([encoded[r] for r in chunk], dtype=torch.long)
-                    prefix = prefix.reshape(len(chunk), length)
                     new = generate(
                         model, len(chunk), gen, watermark=mark, prefix=prefix, **self._decoding()
                     )

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelcollapse.data.document import Document
 from modelcollapse.data.json_values import jsonable
 from modelcollapse.guard.pipeline import BatchStep, Exclude, Step
-from modelcollapse.guard.watermark import WatermarkConfig
-from modelcollapse.guard.watermark_detect import Detection, detect_text, normal_tail
+
+if TYPE_CHECKING:  # the detector imports scipy; the CLI imports this module at start-up
+    from modelcollapse.guard.watermark import WatermarkConfig
+    from modelcollapse.guard.watermark_detect import Detection
 
 __all__ = ["DetectorStep", "Scorer", "WatermarkStep", "annotate", "watermark_hit"]
 
@@ -43,6 +45,8 @@ def watermark_hit(d: Detection, z_threshold: float) -> bool:
     """Whether a detection is a watermark at ``z_threshold``: ``z > z_threshold`` for a whole
     text; for windowed detection, the Bonferroni-corrected p-value below the normal tail at
     ``z_threshold`` (so both read at the same false-positive rate)."""
+    from modelcollapse.guard.watermark_detect import normal_tail
+
     if math.isnan(d.z):
         return False
     if d.n_windows <= 1:
@@ -71,6 +75,8 @@ class WatermarkStep(Step):
         self.z_threshold, self.window = z_threshold, window
 
     def run(self, docs: Iterator[Document], exclude: Exclude) -> Iterator[Document]:
+        from modelcollapse.guard.watermark_detect import detect_text
+
         for doc in docs:
             d = detect_text(doc.text, self.tokenizer, self.cfg, window=self.window)
             hit = watermark_hit(d, self.z_threshold)
