@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pytest
 import yaml
+
+from tests.common.tables import tables_identical
 
 
 def small_config(*, general: bool = False, generations: int = 4) -> dict[str, Any]:
@@ -36,19 +37,7 @@ def write_sweep(path: Path, *, config: dict[str, Any] | None = None, **sections:
 
 def identical(a: pa.Table, b: pa.Table) -> bool:
     """Bit-for-bit equality (``Table.equals`` treats NaN != NaN), schema metadata included."""
-    if a.schema != b.schema or a.schema.metadata != b.schema.metadata:
-        return False
-    if a.num_rows != b.num_rows:
-        return False
-    for name in a.column_names:
-        x, y = a.column(name).combine_chunks(), b.column(name).combine_chunks()
-        if pa.types.is_floating(x.type):
-            xv, yv = x.to_numpy(zero_copy_only=False), y.to_numpy(zero_copy_only=False)
-            if not np.array_equal(xv.view(np.uint64), yv.view(np.uint64)):
-                return False
-        elif not x.equals(y):
-            return False
-    return True
+    return a.schema.metadata == b.schema.metadata and tables_identical(a, b)
 
 
 @pytest.fixture
