@@ -1,18 +1,20 @@
 """Sweep scaling: 16 Gaussian runs on the local executor, 1 worker against 2.
 
 Each run is a 1-D Gaussian chain on the general engine (one metric, ``extreme_quantile_ratio``,
-has no batched closed form, so the run goes replicate by replicate with a checkpoint per
-generation, as most non-Gaussian models do), sized at about 1-2 s on one idle core so that the
-process pool's start-up (each spawned worker imports numpy, scipy and scikit-learn) does not
-dominate. The sweep is 2 policies x 2 estimators x 4 seeds.
+has no batched closed form, so the run goes replicate by replicate, as most non-Gaussian models
+do), sized at about 1.5 s on one idle core (251 generations) so that the process pool's start-up
+(each spawned worker imports numpy, scipy and pyarrow, about 0.5 s) does not dominate. The sweep
+is 2 policies x 2 estimators x 4 seeds. Checkpoints use the default ``checkpoint_every`` (1 s).
 
 Timed: the whole ``run_sweep`` call, from expansion to ``results.parquet``, including starting
-the pool for 2 workers. Each repeat uses fresh directories. The two results tables are checked
-to be byte-identical. CPU seconds (this process and its pool workers) are printed too: CPU/wall
-shows how much parallelism the machine actually gave, which other jobs can take away.
+the pool for 2 workers. Each repeat writes new directories and nothing is deleted until the end
+(see ``time_sweep``). The two results tables are checked to be byte-identical. CPU seconds (this
+process and its pool workers) are printed too: CPU/wall shows how much parallelism the machine
+actually gave, which other jobs can take away.
 
 Command: ``.venv/bin/python benchmarks/sweep_scaling.py [--repeats 1] [--replicates 16]
-[--generations 80]``. Target (issue 6): 2 workers take at most 0.6x the time of 1.
+[--generations 250] [--checkpoint-every 1.0]``. Target (issue 6): 2 workers take at most 0.6x
+the time of 1.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -56,12 +57,19 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def time_sweep(spec, workers: int, out: Path) -> tuple[float, float, bytes]:
-    """Wall seconds and CPU seconds for the whole sweep, and its results.parquet bytes."""
-    shutil.rmtree(out, ignore_errors=True)
+def time_sweep(
+    spec, workers: int, out: Path, checkpoint_every: float
+) -> tuple[float, float, bytes]:
+    """Wall seconds and CPU seconds for the whole sweep, and its results.parquet bytes.
+
+    ``out`` must be new. Nothing is deleted between timed sweeps: on ext4, creating files soon
+    after deleting thousands (a previous repeat's 20,000 checkpoints) makes every file creation
+    scan past the recently freed inodes, which more than tripled the kernel time of a sweep and
+    serialised the workers on it. The directories go when the benchmark ends.
+    """
     cpu0, start = _cpu_seconds(), time.perf_counter()
     with LocalExecutor(workers) as ex:
-        run_sweep(spec, out, executor=ex, progress=False)
+        run_sweep(spec, out, executor=ex, progress=False, checkpoint_every=checkpoint_every)
     wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
     return wall, cpu, (out / "results.parquet").read_bytes()
 
@@ -93,7 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--replicates", type=int, default=16)
-    parser.add_argument("--generations", type=int, default=80)
+    parser.add_argument("--generations", type=int, default=250)
+    parser.add_argument("--checkpoint-every", type=float, default=1.0)
     args = parser.parse_args()
 
     spec = sweep_spec(args.replicates, args.generations)
@@ -105,8 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sweep-scaling-") as tmp:
         for rep in range(args.repeats):
             control = control_ratio()
-            t1, c1, bytes1 = time_sweep(spec, 1, Path(tmp) / "w1")
-            t2, c2, bytes2 = time_sweep(spec, 2, Path(tmp) / "w2")
+            every = args.checkpoint_every
+            t1, c1, bytes1 = time_sweep(spec, 1, Path(tmp) / f"r{rep}-w1", every)
+            t2, c2, bytes2 = time_sweep(spec, 2, Path(tmp) / f"r{rep}-w2", every)
             same = bytes1 == bytes2
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             # CPU/wall is the parallelism we actually got: near 1 for 1 worker, near 2 for 2

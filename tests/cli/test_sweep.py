@@ -91,7 +91,7 @@ def _state(out: Path) -> tuple[int, int]:
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 def test_sigkill_mid_sweep_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
-    # General engine (checkpoint per generation), ~0.4 s per run, 4 runs, 2 worker processes.
+    # General engine (a checkpoint per generation), ~0.4 s per run, 4 runs, 2 worker processes.
     sweep = write_sweep(
         tmp_path / "s.yaml",
         config=small_config(general=True, generations=25),
@@ -100,7 +100,7 @@ def test_sigkill_mid_sweep_then_resume_matches_uninterrupted(tmp_path: Path) -> 
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "modelcollapse.cli.app", "sweep", str(sweep), "--out", str(out)]
     proc = subprocess.Popen(
-        [*cmd, "--workers", "2", "--no-progress"],
+        [*cmd, "--workers", "2", "--no-progress", "--checkpoint-every", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group: the kill reaches the pool workers too

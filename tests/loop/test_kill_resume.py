@@ -37,7 +37,7 @@ def slow_write(path, arrays):
 
 store.atomic_savez = slow_write
 from modelcollapse.loop.runner import main
-sys.exit(main([sys.argv[1], sys.argv[2]]))
+sys.exit(main([sys.argv[1], sys.argv[2], "--checkpoint-every", "0"]))
 """
 
 

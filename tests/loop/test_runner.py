@@ -37,7 +37,7 @@ def _run(cfg, path, **kw):
 
 def test_run_store_contents(tmp_path):
     cfg = _cfg()
-    res = _run(cfg, tmp_path / "run")
+    res = _run(cfg, tmp_path / "run", checkpoint_every=0)
     run = tmp_path / "run"
     assert res.engine == "general"
     assert sorted(p.name for p in run.iterdir()) == [
@@ -69,10 +69,19 @@ def test_run_store_contents(tmp_path):
         ]
     with np.load(run / "checkpoints" / "rep_00001" / "gen_0002.npz", allow_pickle=False) as z:
         assert any(k.startswith("model/") for k in z.files)
-        assert z["samples"].shape == (60, 1)
-        counts = dict(zip(z["count_names"].tolist(), z["count_values"].tolist(), strict=True))
+        assert int(z["first"]) == int(z["generation"]) == 2
+        assert z["gen_0002/samples"].shape == (60, 1)
+        counts = dict(
+            zip(z["gen_0002/count_names"].tolist(), z["gen_0002/count_values"].tolist(), strict=True)
+        )
         assert counts == {"n_real": 60, "n_synthetic": 120, "n_fresh": 0, "n_train": 180}
-        stored = dict(zip(z["metric_names"].tolist(), z["metric_values"].tolist(), strict=True))
+        stored = dict(
+            zip(
+                z["gen_0002/metric_names"].tolist(),
+                z["gen_0002/metric_values"].tolist(),
+                strict=True,
+            )
+        )
     table_vals = {
         r["metric"]: r["value"] for r in rows if r["replicate"] == 1 and r["generation"] == 2
     }
@@ -119,11 +128,45 @@ def test_replicates_are_independent_of_each_other(tmp_path):
     assert pick(three) == pick(two)
 
 
+def test_checkpoint_files_batch_generations_without_changing_results(tmp_path, same_table):
+    cfg = _cfg(policy={"kind": "filtered", "params": {"keep": 0.8, "base": "accumulate"}})
+    every = _run(cfg, tmp_path / "every", checkpoint_every=0)
+    batched = _run(cfg, tmp_path / "batched", checkpoint_every=1e9)
+    assert same_table(every.metrics, batched.metrics)
+    # Generation 0 alone (the reference model), then generations 1..3 in the last file.
+    for r in range(3):
+        folder = tmp_path / "batched" / "checkpoints" / f"rep_{r:05d}"
+        assert sorted(p.name for p in folder.iterdir()) == ["gen_0000.npz", "gen_0003.npz"]
+    store = RunStore(tmp_path / "batched")
+    cks = store.load_checkpoints(1)
+    assert [c.generation for c in cks] == [0, 1, 2, 3]
+    assert [c.model_state is not None for c in cks] == [True, False, False, True]
+    per_gen = RunStore(tmp_path / "every").load_checkpoints(1)
+    for a, b in zip(cks, per_gen, strict=True):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        assert a.counts == b.counts and a.metrics == b.metrics
+    assert store.checkpoint_holding(1, 2).name == "gen_0003.npz"
+    assert store.checkpoint_holding(1, 4) is None
+    # A kill that loses the batched file resumes after generation 0 to the same table.
+    (tmp_path / "batched" / "metrics.parquet").unlink()
+    (tmp_path / "batched" / "summary.json").unlink()
+    (tmp_path / "batched" / "checkpoints" / "rep_00002" / "gen_0003.npz").unlink()
+    resumed = _run(cfg, tmp_path / "batched", resume=True, checkpoint_every=0.5)
+    assert resumed.resumed and same_table(every.metrics, resumed.metrics)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "1", True])
+def test_bad_checkpoint_interval_is_refused_before_writing(tmp_path, bad):
+    with pytest.raises(InvalidParameterError, match="checkpoint_every"):
+        _run(_cfg(), tmp_path / "run", checkpoint_every=bad)
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_after_partial_run_is_identical(tmp_path, same_table):
     cfg = _cfg(policy={"kind": "filtered", "params": {"keep": 0.8, "base": "accumulate"}})
     full = _run(cfg, tmp_path / "full")
     part = tmp_path / "part"
-    _run(cfg, part)
+    _run(cfg, part, checkpoint_every=0)
     # Make it look killed: replicate 0 lost its last generation, replicate 2 everything after
     # generation 0, and the final outputs are gone.
     (part / "metrics.parquet").unlink()
@@ -137,8 +180,7 @@ def test_resume_after_partial_run_is_identical(tmp_path, same_table):
     assert same_table(full.metrics, pq.read_table(part / "metrics.parquet"))
     assert not list(part.rglob(".*.tmp*"))
     # The filter's counts survive the resume too.
-    with np.load(part / "checkpoints" / "rep_00002" / "gen_0002.npz", allow_pickle=False) as z:
-        counts = dict(zip(z["count_names"].tolist(), z["count_values"].tolist(), strict=True))
+    counts = RunStore(part).load_checkpoints(2)[2].counts
     assert counts["n_rejected"] == 12 and counts["n_kept"] == 48
     assert counts["n_synthetic"] == 2 * 48 and counts["n_real"] == 60
 

@@ -11,7 +11,7 @@ import pytest
 
 from modelcollapse.errors import InvalidParameterError
 from modelcollapse.loop.config import parse_config
-from modelcollapse.loop.store import RunStore, atomic_file, load_npz, metrics_table
+from modelcollapse.loop.store import Checkpoint, RunStore, atomic_file, load_npz, metrics_table
 
 CFG = {
     "name": "store",
@@ -23,14 +23,16 @@ CFG = {
 }
 
 
-def _write(store: RunStore, r: int, g: int, samples) -> None:
+def _record(g: int, samples) -> Checkpoint:
+    return Checkpoint(g, samples, {"b": 2.0 * g, "a": float("nan")}, {"n_train": 10 + g})
+
+
+def _write(store: RunStore, r: int, g: int, samples, *, first: int | None = None) -> None:
+    """Generations ``first..g`` (default: ``g`` alone) in one file, each with ``samples``."""
     store.write_checkpoint(
         r,
-        g,
+        [_record(k, samples) for k in range(g if first is None else first, g + 1)],
         model_state={"mean_": np.array([float(g)]), "cov_": np.eye(1)},
-        samples=samples,
-        metrics={"b": 2.0 * g, "a": float("nan")},
-        counts={"n_train": 10 + g},
     )
 
 
@@ -49,7 +51,7 @@ def test_checkpoint_roundtrip_arrays_and_text(tmp_path):
     assert text == ["ünïcode verse", "", "x" * 5000] and isinstance(text, list)
     # Stored without pickle: loading with allow_pickle=False works.
     with np.load(store.replicate_dir(7) / "gen_0000.npz", allow_pickle=False) as z:
-        assert z["samples"].dtype.kind == "U"
+        assert z["gen_0000/samples"].dtype.kind == "U"
     assert store.load_checkpoints(3) == []
 
 
@@ -58,9 +60,54 @@ def test_empty_text_and_object_arrays(tmp_path):
     _write(store, 0, 0, [])
     assert store.load_checkpoints(0)[0].samples == []
     with pytest.raises(InvalidParameterError, match="object array"):
-        store.write_checkpoint(
-            0, 1, model_state={"x": np.array([object()])}, samples=[], metrics={}, counts={}
-        )
+        store.write_checkpoint(0, [_record(1, [])], model_state={"x": np.array([object()])})
+    for gens in ([], [1, 3], [2, 1]):
+        with pytest.raises(InvalidParameterError, match="consecutive generations"):
+            store.write_checkpoint(0, [_record(g, []) for g in gens], model_state={})
+
+
+def test_batched_checkpoint_files(tmp_path):
+    store = RunStore(tmp_path)
+    _write(store, 0, 0, np.zeros((2, 1)))
+    _write(store, 0, 4, np.ones((3, 1)), first=1)
+    _write(store, 0, 6, [], first=5)
+    cks = store.load_checkpoints(0)
+    assert [c.generation for c in cks] == list(range(7))
+    # Only the last generation of each file (and generation 0) has its model.
+    assert [c.model_state is not None for c in cks] == [1, 0, 0, 0, 1, 0, 1]
+    assert cks[4].model_state["mean_"].tolist() == [4.0]
+    assert cks[3].counts == {"n_train": 13} and cks[3].metrics["b"] == 6.0
+    assert cks[6].samples == [] and cks[2].samples.shape == (3, 1)
+    assert [store.checkpoint_holding(0, g).name for g in (0, 1, 4, 5, 6)] == [
+        "gen_0000.npz",
+        "gen_0004.npz",
+        "gen_0004.npz",
+        "gen_0006.npz",
+        "gen_0006.npz",
+    ]
+    assert store.checkpoint_holding(0, 7) is None and store.checkpoint_holding(5, 0) is None
+
+
+def test_checkpoints_that_do_not_chain_are_dropped(tmp_path):
+    store = RunStore(tmp_path)
+    # Generation 0 must be alone in the first file (it holds the reference model).
+    _write(store, 0, 2, np.zeros((2, 1)), first=0)
+    assert store.load_checkpoints(0) == []
+    assert list(store.replicate_dir(0).iterdir()) == []
+    # Overlapping ranges: 0, 1..3, then 2..5 does not start at 4.
+    _write(store, 1, 0, np.zeros((2, 1)))
+    _write(store, 1, 3, np.zeros((2, 1)), first=1)
+    _write(store, 1, 5, np.zeros((2, 1)), first=2)
+    assert [c.generation for c in store.load_checkpoints(1)] == [0, 1, 2, 3]
+    assert sorted(p.name for p in store.replicate_dir(1).iterdir()) == [
+        "gen_0000.npz",
+        "gen_0003.npz",
+    ]
+    # A file whose members are missing or mislabelled counts as damaged.
+    arrays = load_npz(store.replicate_dir(1) / "gen_0003.npz")
+    del arrays["gen_0002/metric_values"]
+    np.savez(store.replicate_dir(1) / "gen_0003.npz", **arrays)
+    assert [c.generation for c in store.load_checkpoints(1)] == [0]
 
 
 def test_corrupt_or_gapped_checkpoints_are_dropped(tmp_path):

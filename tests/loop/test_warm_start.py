@@ -78,7 +78,7 @@ def _fits(root, replicate: int) -> list[int]:
 
 @pytest.mark.parametrize("warm", [True, False])
 def test_warm_start_continues_from_the_previous_generation(tmp_path, warm):
-    run_experiment(parse_config(_cfg(warm)), tmp_path / "run", progress=False)
+    run_experiment(parse_config(_cfg(warm)), tmp_path / "run", progress=False, checkpoint_every=0)
     expected = [1, 2, 3, 4, 5] if warm else [1, 1, 1, 1, 1]
     assert _fits(tmp_path / "run", 0) == expected
     assert _fits(tmp_path / "run", 1) == expected
@@ -93,12 +93,14 @@ def test_warm_start_continues_from_the_previous_generation(tmp_path, warm):
 def test_resume_continues_a_warm_chain_identically(tmp_path, same_table):
     full = run_experiment(parse_config(_cfg(True)), tmp_path / "full", progress=False)
     part = tmp_path / "part"
-    run_experiment(parse_config(_cfg(True)), part, progress=False)
+    run_experiment(parse_config(_cfg(True)), part, progress=False, checkpoint_every=0)
     folder = RunStore(part).replicate_dir(1)
     # Generation 3's weights are damaged and generation 4 never finished: both are recomputed
     # from generation 2's weights.
     (folder / "gen_0003.model.safetensors").write_bytes(b"not a safetensors file")
     (folder / "gen_0004.npz").unlink()
-    resumed = run_experiment(parse_config(_cfg(True)), part, resume=True, progress=False)
+    resumed = run_experiment(
+        parse_config(_cfg(True)), part, resume=True, progress=False, checkpoint_every=0
+    )
     assert _fits(part, 1) == [1, 2, 3, 4, 5]
     assert same_table(resumed.metrics, full.metrics)

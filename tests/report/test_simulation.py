@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from modelcollapse.errors import InvalidParameterError
+from modelcollapse.loop.store import RunStore
 from modelcollapse.report.load import load_collection
 from modelcollapse.report.simulation import simulation_page
 
@@ -30,9 +31,8 @@ def test_text_run_shows_zipf_and_documents_side_by_side(text_run):
     (docs,) = _blocks(page, "documents")
     assert docs.columns == ["generation 0", "generation 1", "generation 3"]
     for col, g in enumerate((0, 1, 3)):
-        # the general engine keeps each generation's samples in its checkpoint
-        with np.load(text_run / "checkpoints" / "rep_00000" / f"gen_{g:04d}.npz") as z:
-            expected = z["samples"].tolist()[:5]
+        # the general engine keeps each generation's samples in its checkpoints
+        expected = RunStore(text_run).load_checkpoints(0)[g].samples[:5]
         assert [row[col] for row in docs.rows] == [
             d[:400] + ("…" if len(d) > 400 else "") for d in expected
         ]
@@ -164,11 +164,10 @@ def test_discrete_runs_show_category_shares(categorical_run):
     page = simulation_page(load_collection(categorical_run))
     (fig,) = _titled(page, "category shares")
     bars = {t["name"]: t for t in fig["data"]}
+    store = RunStore(categorical_run)
+    checkpoints = [store.load_checkpoints(r) for r in range(4)]
     for g in (0, 5):
-        codes = np.concatenate([
-            np.load(categorical_run / "checkpoints" / f"rep_{r:05d}" / f"gen_{g:04d}.npz")["samples"]
-            for r in range(4)
-        ])  # fmt: skip
+        codes = np.concatenate([checkpoints[r][g].samples for r in range(4)])
         shares = {str(c): np.mean(codes == c) for c in np.unique(codes)}
         got = dict(zip(bars[f"generation {g}"]["x"], bars[f"generation {g}"]["y"], strict=True))
         assert {k: v for k, v in got.items() if v} == pytest.approx(shares)

@@ -27,6 +27,15 @@ def simulate(
         "records into a quarantine file beside the input and report their count.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    checkpoint_every: float = typer.Option(
+        1.0,
+        "--checkpoint-every",
+        min=0.0,
+        metavar="SECONDS",
+        help="Write a replicate's checkpoint at most this often (generation 0 and the last are "
+        "always written; 0 writes every generation). A kill loses at most this much work; the "
+        "results do not depend on it.",
+    ),
     mlflow: str | None = typer.Option(
         None,
         "--mlflow",
@@ -38,7 +47,7 @@ def simulate(
     """Train generation after generation on the previous generation's output.
 
     Writes config.yaml, metrics.parquet (generation, replicate, metric, value), summary.json and
-    per-generation checkpoints to --out. Results do not depend on --workers, and a run killed at
+    checkpoints to --out. Results do not depend on --workers, and a run killed at
     any point continues with --resume to the same metrics.parquet.
 
     Examples:
@@ -71,7 +80,14 @@ def simulate(
 
         require_mlflow()  # fail before the run, not after it
     console = Console()
-    run_experiment(cfg, out, resume=resume, workers=workers, progress=progress)
+    run_experiment(
+        cfg,
+        out,
+        resume=resume,
+        workers=workers,
+        progress=progress,
+        checkpoint_every=checkpoint_every,
+    )
     if mlflow is not None:
         mlflow_run = log_run(mlflow, out)
         console.print(f"logged MLflow run {mlflow_run} (experiment {cfg.name!r}) to {mlflow}")

@@ -34,6 +34,14 @@ def sweep(
         "path for the local file store (e.g. --mlflow mlruns). Needs the 'mlflow' extra.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    checkpoint_every: float = typer.Option(
+        1.0,
+        "--checkpoint-every",
+        min=0.0,
+        metavar="SECONDS",
+        help="Within each run, write a replicate's checkpoint at most this often (0: every "
+        "generation). The results do not depend on it.",
+    ),
 ) -> None:
     r"""Run every combination of a sweep file and write one results table.
 
@@ -82,7 +90,13 @@ def sweep(
         console.print(f"continuing the sweep in {out} (finished runs are skipped)", soft_wrap=True)
     with get_executor(executor, workers=workers, address=address) as ex:
         result = run_sweep(
-            spec, out, executor=ex, resume=resume, progress=progress, mlflow_uri=mlflow
+            spec,
+            out,
+            executor=ex,
+            resume=resume,
+            progress=progress,
+            mlflow_uri=mlflow,
+            checkpoint_every=checkpoint_every,
         )
 
     # Swept values, status and the last generation's median of the config's first two metrics;

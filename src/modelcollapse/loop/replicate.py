@@ -14,13 +14,15 @@ For replicate ``r`` of an experiment with seed ``s`` and ``G = cfg.generations``
 ``generations: G`` therefore means generations ``0..G``: ``G + 1`` fitted models, ``G`` of them
 trained on synthetic data. All randomness comes from ``rng.stream(s, r, g, role)``, so a
 replicate's results depend neither on other replicates nor on where or when it runs, and a
-resumed replicate continues with exactly the numbers an uninterrupted one would draw. Each
-generation ends with an atomic checkpoint (model state, admitted samples, metric values, policy
-counts), from which :func:`run_replicate` continues after a kill.
+resumed replicate continues with exactly the numbers an uninterrupted one would draw. Generations
+are checkpointed atomically (admitted samples, metric values, policy counts, and the model state
+of the last generation in each file) at least every ``checkpoint_every`` seconds, and
+:func:`run_replicate` continues from the checkpoints after a kill, losing at most that much work.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,12 @@ from modelcollapse.loop.data_ops import length
 from modelcollapse.loop.policies import PolicyContext
 from modelcollapse.loop.policies import build as build_policy
 from modelcollapse.loop.policies.base import counts_for
-from modelcollapse.loop.store import RunStore
+from modelcollapse.loop.store import (
+    DEFAULT_CHECKPOINT_EVERY,
+    Checkpoint,
+    RunStore,
+    check_checkpoint_every,
+)
 from modelcollapse.rng import Role, stream
 
 
@@ -110,15 +117,18 @@ def run_replicate(
     *,
     resume: bool = False,
     on_generation: Callable[[int], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> ReplicateResult:
     """Run (or finish) replicate ``replicate`` of ``cfg``, checkpointing into ``root``.
 
     With ``resume``, every complete checkpoint of the replicate is loaded (metrics, counts and
     the synthetic history) and the loop continues at the next generation. ``on_generation(g)``
-    is called after each generation computed here (progress bars).
+    is called after each generation computed here (progress bars). ``checkpoint_every``: seconds
+    between checkpoint writes, 0 for one per generation (the results are the same either way).
     """
     from modelcollapse.data.sources import load_real
 
+    checkpoint_every = check_checkpoint_every(checkpoint_every)
     store = RunStore(root)
     seed, r, n_samples = cfg.seed, int(replicate), cfg.samples_per_generation
     real = load_real(cfg.data, seed=seed, replicate=r)
@@ -131,12 +141,15 @@ def run_replicate(
     ctx = PolicyContext(samples_per_generation=n_samples, fresh_source=real.fresh)
     done = store.load_checkpoints(r) if resume else []
     done = done[: cfg.generations + 1]
+    while done and done[-1].model_state is None:  # continue after the last stored model
+        done.pop()
     for ck in done:
         history.append(ck.samples)
         result.metrics.append(ck.metrics)
         result.counts.append(ck.counts)
     previous: Generator | None = None
     if done:
+        assert done[0].model_state is not None  # generation 0 is always written alone
         ctx.reference_model = template.clone().load_state_dict(done[0].model_state)
         # Restoring the last model also checks that the stored state still loads; a warm-started
         # generator continues from it, the others are fitted afresh from the history.
@@ -144,6 +157,8 @@ def run_replicate(
     result.resumed_from = len(done)
     warm = bool(getattr(template, "warm_start", False))
     model_format = template.checkpoint_format
+    pending: list[Checkpoint] = []  # generations computed since the last checkpoint write
+    written_at = time.monotonic()
 
     for g in range(len(done), cfg.generations + 1):
         if g == 0:
@@ -170,15 +185,12 @@ def run_replicate(
         history.append(admitted.data)
         if cfg.save_samples:
             store.write_samples(r, g, admitted.data, model_kind=cfg.model.kind)
-        store.write_checkpoint(
-            r,
-            g,
-            model_state=model.state_dict(),
-            samples=admitted.data,
-            metrics=values,
-            counts=counts,
-            model_format=model_format,
-        )
+        pending.append(Checkpoint(g, admitted.data, values, counts))
+        if g in (0, cfg.generations) or time.monotonic() - written_at >= checkpoint_every:
+            store.write_checkpoint(
+                r, pending, model_state=model.state_dict(), model_format=model_format
+            )
+            pending, written_at = [], time.monotonic()
         result.metrics.append(values)
         result.counts.append(counts)
         if on_generation is not None:

@@ -46,7 +46,12 @@ from modelcollapse.loop.replicate import (
     metric_names,
     run_replicate,
 )
-from modelcollapse.loop.store import RunStore, metrics_table
+from modelcollapse.loop.store import (
+    DEFAULT_CHECKPOINT_EVERY,
+    RunStore,
+    check_checkpoint_every,
+    metrics_table,
+)
 from modelcollapse.loop.summary import summarise
 from modelcollapse.progress import progress_bar
 
@@ -94,7 +99,13 @@ def _check_workers(workers: Any) -> int:
 
 
 def _general(
-    cfg: ExperimentConfig, store: RunStore, *, resume: bool, workers: int, progress: bool
+    cfg: ExperimentConfig,
+    store: RunStore,
+    *,
+    resume: bool,
+    workers: int,
+    progress: bool,
+    checkpoint_every: float,
 ) -> tuple[pa.Table, dict[str, float]]:
     n_gen = cfg.generations + 1
     results: list[ReplicateResult | None] = [None] * cfg.replicates
@@ -104,7 +115,12 @@ def _general(
             with threadpool_limits(limits=1):  # see _worker_init
                 for r in range(cfg.replicates):
                     res = run_replicate(
-                        cfg, r, store.root, resume=resume, on_generation=lambda g: advance(1)
+                        cfg,
+                        r,
+                        store.root,
+                        resume=resume,
+                        on_generation=lambda g: advance(1),
+                        checkpoint_every=checkpoint_every,
                     )
                     advance(res.resumed_from)  # generations restored from checkpoints
                     results[r] = res
@@ -116,7 +132,14 @@ def _general(
             )
             try:
                 futures = [
-                    pool.submit(run_replicate, cfg, r, store.root, resume=resume)
+                    pool.submit(
+                        run_replicate,
+                        cfg,
+                        r,
+                        store.root,
+                        resume=resume,
+                        checkpoint_every=checkpoint_every,
+                    )
                     for r in range(cfg.replicates)
                 ]
                 pending = set(futures)
@@ -158,10 +181,12 @@ def run_experiment(
     resume: bool = False,
     workers: int = 1,
     progress: bool = True,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> RunResult:
     """Run ``cfg`` (or continue it with ``resume``) and write the run store in ``out_dir``.
 
-    Writes ``config.yaml`` first, a checkpoint per generation while running, and
+    Writes ``config.yaml`` first, checkpoints while running (the general engine at least every
+    ``checkpoint_every`` seconds, 0 for every generation; the vectorised one every generation), and
     ``metrics.parquet`` and ``summary.json`` at the end (all atomically; see
     :mod:`modelcollapse.loop.store`). ``generations: G`` means generations ``0..G``.
 
@@ -177,6 +202,7 @@ def run_experiment(
 
     start = time.perf_counter()
     workers = _check_workers(workers)
+    checkpoint_every = check_checkpoint_every(checkpoint_every)
     out_dir = Path(out_dir)
     # Validate everything that can be checked cheaply before the run directory is touched.
     real0 = load_real(cfg.data, seed=cfg.seed, replicate=0)
@@ -195,7 +221,12 @@ def run_experiment(
     else:
         engine = "general"
         table, policy_counts = _general(
-            cfg, store, resume=resumed, workers=workers, progress=progress
+            cfg,
+            store,
+            resume=resumed,
+            workers=workers,
+            progress=progress,
+            checkpoint_every=checkpoint_every,
         )
     store.write_metrics(table)
     wall = time.perf_counter() - start
@@ -213,7 +244,8 @@ def run_experiment(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m modelcollapse.loop.runner CONFIG OUT [--resume] [--workers N] [--progress]``."""
+    """``python -m modelcollapse.loop.runner CONFIG OUT [--resume] [--workers N] [--progress]
+    [--checkpoint-every SECONDS]``."""
     from modelcollapse.loop.config import load_config
 
     parser = argparse.ArgumentParser(prog="python -m modelcollapse.loop.runner")
@@ -222,11 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--checkpoint-every", type=float, default=DEFAULT_CHECKPOINT_EVERY)
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config)
         run_experiment(
-            cfg, args.out, resume=args.resume, workers=args.workers, progress=args.progress
+            cfg,
+            args.out,
+            resume=args.resume,
+            workers=args.workers,
+            progress=args.progress,
+            checkpoint_every=args.checkpoint_every,
         )
     except ModelCollapseError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,11 +6,21 @@ Layout of ``DIR``::
     metrics.parquet                   generation, replicate, metric, value (long format)
     summary.json                      statistics over replicates, wall time, counts, kinds
     samples/rep_XXXXX/gen_XXXX.npy    synthetic sets, when save_samples (.jsonl for text)
-    checkpoints/rep_XXXXX/gen_XXXX.npz    general engine: one per replicate and generation
+    checkpoints/rep_XXXXX/gen_XXXX.npz    general engine: generations FIRST..XXXX of a replicate
     checkpoints/rep_XXXXX/gen_XXXX.model.safetensors
                                       the model's weights, for generators whose
                                       ``checkpoint_format`` is "safetensors" (the neural ones)
     checkpoints/gen_XXXX.npz              vectorised engine: all replicates of a generation
+
+A general-engine checkpoint file holds consecutive generations ``first..generation`` (arrays
+``first``, ``generation``, ``model_format``, the model state of the last generation under
+``model/``, and per generation ``gen_XXXX/samples``, ``samples_is_text``, ``metric_names``,
+``metric_values``, ``count_names``, ``count_values``). The engine writes generation 0 alone (its
+model is the reference model), then whatever generations finished since the last write once
+``checkpoint_every`` seconds have passed, and always the last generation. A cheap model (a 1-D
+Gaussian, ~1 ms a generation) so writes two files per replicate instead of one per generation,
+which was 80% of a small sweep's time; a neural model's minutes-long generations each get their
+own file. ``checkpoint_every=0`` writes every generation.
 
 Every file is written atomically: to a temporary file in the same directory (``.NAME.tmp-PID``),
 flushed and fsync-ed, then renamed over the final name with ``os.replace`` (atomic on POSIX and
@@ -29,7 +39,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +55,19 @@ from modelcollapse.loop.config import ExperimentConfig, dump_config, parse_confi
 _GEN_FILE = re.compile(r"^gen_(\d{4,})\.npz$")
 # Ours are ".NAME.tmp-PID"; data.writers (used for text samples) writes ".NAME.XXXX.tmp".
 _TMP_FILE = re.compile(r"^\..+\.tmp(-\d+)?$")
+
+# Seconds between a general-engine replicate's checkpoint writes; generation 0 and the last
+# generation are always written. 1 s keeps the writes under ~1% of a cheap run's time and loses
+# at most a second of work to a kill.
+DEFAULT_CHECKPOINT_EVERY = 1.0
+
+
+def check_checkpoint_every(seconds: Any) -> float:
+    """``checkpoint_every`` as a float, or InvalidParameterError (negative, NaN, not a number)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise InvalidParameterError(f"checkpoint_every: expected seconds >= 0, got {seconds!r}")
+    return float(seconds)
+
 
 METRICS_SCHEMA = pa.schema(
     [
@@ -80,7 +103,7 @@ def atomic_file(path: Path) -> Iterator[io.BufferedWriter]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     with atomic_file(path) as fh:
         fh.write(data)
 
@@ -92,8 +115,11 @@ def atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
             raise InvalidParameterError(
                 f"checkpoint {path.name}: expected plain arrays, got an object array for {key!r}"
             )
-    with atomic_file(path) as fh:
-        np.savez(fh, **arrays)
+    # Build the zip in memory and write it with one call: ``np.savez`` on a file seeks and writes
+    # dozens of times per member, and those system calls dominated small checkpoints' cost.
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def atomic_save_safetensors(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -182,13 +208,17 @@ def metrics_table(
 
 @dataclass
 class Checkpoint:
-    """One replicate's generation, as the general engine stores it."""
+    """One replicate's generation, as the general engine stores it.
+
+    ``model_state`` is kept only for the last generation of each checkpoint file (and always for
+    generation 0, which is written alone): the others are None.
+    """
 
     generation: int
-    model_state: dict[str, np.ndarray]
     samples: Any
     metrics: dict[str, float]
     counts: dict[str, int]
+    model_state: dict[str, np.ndarray] | None = None
 
 
 def _weights_path(folder: Path, generation: int) -> Path:
@@ -203,6 +233,80 @@ def flatten_dict(d: Any, prefix: str = "") -> dict[str, Any]:
             out.update(flatten_dict(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: d}
+
+
+def _record_arrays(rec: Checkpoint) -> dict[str, np.ndarray]:
+    """One generation's arrays in a checkpoint file, under ``gen_XXXX/``."""
+    names, count_names = sorted(rec.metrics), sorted(rec.counts)
+    samples = rec.samples
+    p = f"gen_{int(rec.generation):04d}/"
+    return {
+        p + "samples": text_array(samples) if isinstance(samples, list) else np.asarray(samples),
+        p + "samples_is_text": np.asarray(isinstance(samples, list)),
+        p + "metric_names": text_array(names),
+        p + "metric_values": np.asarray([rec.metrics[k] for k in names], dtype=np.float64),
+        p + "count_names": text_array(count_names),
+        p + "count_values": np.asarray([rec.counts[k] for k in count_names], dtype=np.int64),
+    }
+
+
+def record_samples(arrays: Mapping[str, np.ndarray], generation: int) -> Any:
+    """The samples of ``generation`` from a checkpoint file's arrays (a list for text), or None."""
+    p = f"gen_{generation:04d}/"
+    if p + "samples" not in arrays:
+        return None
+    samples = arrays[p + "samples"]
+    is_text = p + "samples_is_text" in arrays and bool(arrays[p + "samples_is_text"])
+    return samples.tolist() if is_text else samples
+
+
+def _read_records(folder: Path, path: Path, last: int, *, first: int) -> list[Checkpoint] | None:
+    """The generations ``first..last`` stored in ``path``, or None when it is not exactly that."""
+    arrays = load_npz(path)
+    try:
+        if (
+            arrays is None
+            or int(arrays["first"]) != first
+            or int(arrays["generation"]) != last
+            or last < first
+        ):
+            return None
+        if str(arrays["model_format"]) == "safetensors":
+            weights = load_safetensors(_weights_path(folder, last))
+            if weights is None:
+                return None
+            state = weights
+        else:
+            state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
+        records = []
+        for g in range(first, last + 1):
+            p = f"gen_{g:04d}/"
+            records.append(
+                Checkpoint(
+                    generation=g,
+                    samples=record_samples(arrays, g),
+                    metrics=dict(
+                        zip(
+                            arrays[p + "metric_names"].tolist(),
+                            arrays[p + "metric_values"].tolist(),
+                            strict=True,
+                        )
+                    ),
+                    counts=dict(
+                        zip(
+                            arrays[p + "count_names"].tolist(),
+                            (int(c) for c in arrays[p + "count_values"]),
+                            strict=True,
+                        )
+                    ),
+                )
+            )
+    except (KeyError, ValueError, TypeError):
+        return None
+    if any(rec.samples is None for rec in records):
+        return None
+    records[-1].model_state = state
+    return records
 
 
 class RunStore:
@@ -295,25 +399,26 @@ class RunStore:
     def write_checkpoint(
         self,
         replicate: int,
-        generation: int,
+        records: Sequence[Checkpoint],
         *,
         model_state: Mapping[str, np.ndarray],
-        samples: Any,
-        metrics: Mapping[str, float],
-        counts: Mapping[str, int],
         model_format: str = "npz",
     ) -> Path:
-        """Write ``checkpoints/rep_XXXXX/gen_XXXX.npz`` atomically.
+        """Write generations ``records`` (consecutive) to ``rep_XXXXX/gen_LAST.npz`` atomically.
 
-        With ``model_format="safetensors"`` the model state goes to
-        ``gen_XXXX.model.safetensors`` (written first) instead of into the ``.npz``.
+        ``model_state`` is the model of the last record. With ``model_format="safetensors"`` it
+        goes to ``gen_LAST.model.safetensors`` (written first) instead of into the ``.npz``.
         """
-        names = sorted(metrics)
-        count_names = sorted(counts)
+        gens = [int(rec.generation) for rec in records]
+        if not gens or gens != list(range(gens[0], gens[0] + len(gens))):
+            raise InvalidParameterError(
+                f"checkpoint: expected consecutive generations, got {gens or 'none'}"
+            )
         folder = self.replicate_dir(replicate)
+        last = gens[-1]
         arrays: dict[str, np.ndarray] = {}
         if model_format == "safetensors":
-            atomic_save_safetensors(_weights_path(folder, generation), model_state)
+            atomic_save_safetensors(_weights_path(folder, last), model_state)
         elif model_format == "npz":
             arrays.update({f"model/{k}": np.asarray(v) for k, v in model_state.items()})
         else:
@@ -322,17 +427,12 @@ class RunStore:
             )
         arrays.update(
             model_format=np.asarray(model_format),
-            generation=np.asarray(generation, dtype=np.int64),
-            samples=text_array(samples) if isinstance(samples, list) else np.asarray(samples),
-            samples_is_text=np.asarray(isinstance(samples, list)),
-            metric_names=np.asarray(names, dtype=str) if names else np.zeros(0, dtype="<U1"),
-            metric_values=np.asarray([metrics[k] for k in names], dtype=np.float64),
-            count_names=np.asarray(count_names, dtype=str)
-            if count_names
-            else np.zeros(0, dtype="<U1"),
-            count_values=np.asarray([counts[k] for k in count_names], dtype=np.int64),
+            first=np.asarray(gens[0], dtype=np.int64),
+            generation=np.asarray(last, dtype=np.int64),
         )
-        path = folder / f"gen_{generation:04d}.npz"
+        for rec in records:
+            arrays.update(_record_arrays(rec))
+        path = folder / f"gen_{last:04d}.npz"
         atomic_savez(path, arrays)
         return path
 
@@ -340,45 +440,29 @@ class RunStore:
         """The replicate's complete checkpoints, generations 0, 1, ... without gaps.
 
         Reading stops at the first missing or unreadable file; that file and any later ones are
-        deleted, since the generations after a gap are recomputed anyway.
+        deleted, since the generations after a gap are recomputed anyway. The first file must
+        hold generation 0 alone (its model is the run's reference model).
         """
         out: list[Checkpoint] = []
         folder = self.replicate_dir(replicate)
         for g, path in self._generation_files(folder):
-            arrays = load_npz(path) if g == len(out) else None
-            if arrays is not None and str(arrays.get("model_format", "npz")) == "safetensors":
-                weights = load_safetensors(_weights_path(folder, g))
-                if weights is None:
-                    arrays = None
-                else:
-                    arrays.update({f"model/{k}": v for k, v in weights.items()})
-            if arrays is None or int(arrays.get("generation", -1)) != g:
+            records = _read_records(folder, path, g, first=len(out))
+            if records is None or (not out and g != 0):
                 self._drop_from(folder, g)
                 break
-            is_text = bool(arrays["samples_is_text"])
-            samples = arrays["samples"].tolist() if is_text else arrays["samples"]
-            out.append(
-                Checkpoint(
-                    generation=g,
-                    model_state={k[6:]: v for k, v in arrays.items() if k.startswith("model/")},
-                    samples=samples,
-                    metrics=dict(
-                        zip(
-                            arrays["metric_names"].tolist(),
-                            arrays["metric_values"].tolist(),
-                            strict=True,
-                        )
-                    ),
-                    counts=dict(
-                        zip(
-                            arrays["count_names"].tolist(),
-                            (int(c) for c in arrays["count_values"]),
-                            strict=True,
-                        )
-                    ),
-                )
-            )
+            out.extend(records)
         return out
+
+    def checkpoint_holding(self, replicate: int, generation: int) -> Path | None:
+        """The checkpoint file that holds ``generation`` of ``replicate`` (read-only lookup).
+
+        Files are named by their last generation, so it is the first file at or after
+        ``generation``; None when there is none.
+        """
+        for g, path in self._generation_files(self.replicate_dir(replicate)):
+            if g >= generation:
+                return path
+        return None
 
     # -- vectorised engine checkpoints ---------------------------------------------------------
     def write_generation(self, generation: int, arrays: Mapping[str, np.ndarray]) -> Path:

@@ -5,7 +5,8 @@ A run keeps each generation's synthetic set in one of three places (see
 
 1. ``samples/rep_XXXXX/gen_XXXX.npy`` (or ``.jsonl`` of documents for text), with
    ``save_samples: true``;
-2. ``checkpoints/rep_XXXXX/gen_XXXX.npz``, key ``samples``: the general engine's checkpoints;
+2. the general engine's checkpoints: ``checkpoints/rep_XXXXX/gen_LAST.npz`` holds generations
+   ``FIRST..LAST``, key ``gen_XXXX/samples`` for generation ``XXXX``;
 3. ``checkpoints/gen_XXXX.npz``: the vectorised Gaussian engine keeps only the fitted models
    (``mean`` (R, d), ``cov`` (R, d, d)), no samples; :func:`fitted_variances` reads those.
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.loop.store import RunStore
 from modelcollapse.report.load import RunData
 
 MAX_ROWS = 20_000  # numeric values pooled over replicates for a histogram
@@ -80,10 +82,10 @@ def read_replicate(run: RunData, replicate: int, generation: int) -> tuple[Any, 
             return np.load(base.with_suffix(".npy"), allow_pickle=False), "samples/"
         except (OSError, ValueError, EOFError):
             pass
-    ckpt = run.path / "checkpoints" / rep / f"{_gen_name(generation)}.npz"
-    if ckpt.is_file():
-        samples = _npz_member(ckpt, "samples")
-        is_text = _npz_member(ckpt, "samples_is_text")
+    ckpt = RunStore(run.path).checkpoint_holding(replicate, generation)
+    if ckpt is not None:
+        samples = _npz_member(ckpt, f"{_gen_name(generation)}/samples")
+        is_text = _npz_member(ckpt, f"{_gen_name(generation)}/samples_is_text")
         if samples is not None:
             if is_text is not None and bool(is_text):
                 return samples.tolist(), "checkpoints/"

@@ -30,7 +30,11 @@ from modelcollapse.errors import InvalidParameterError, ModelCollapseError
 from modelcollapse.execution.base import Executor
 from modelcollapse.execution.local import LocalExecutor
 from modelcollapse.loop.config import ExperimentConfig
-from modelcollapse.loop.store import atomic_write_bytes
+from modelcollapse.loop.store import (
+    DEFAULT_CHECKPOINT_EVERY,
+    atomic_write_bytes,
+    check_checkpoint_every,
+)
 from modelcollapse.progress import progress_bar
 from modelcollapse.sweep.expand import Run, expand
 from modelcollapse.sweep.results import build_results, write_results
@@ -70,17 +74,25 @@ def is_finished(path: Path) -> bool:
     return (path / "summary.json").is_file() and (path / "metrics.parquet").is_file()
 
 
-def execute_run(task: tuple[str, ExperimentConfig, str]) -> str:
-    """Executor task: run (or resume) one sweep run in ``run_dir`` with one worker.
+def execute_run(task: tuple[str, ExperimentConfig, str, float]) -> str:
+    """Executor task ``(run id, config, run directory, checkpoint_every)``: run (or resume) one
+    sweep run with one worker.
 
     Module-level and picklable so process pools and Ray can ship it. Returns the run id.
     """
     from modelcollapse.loop.runner import run_experiment
 
-    rid, cfg, folder = task
+    rid, cfg, folder, checkpoint_every = task
     resume = (Path(folder) / "config.yaml").is_file()
     try:
-        run_experiment(cfg, folder, resume=resume, workers=1, progress=False)
+        run_experiment(
+            cfg,
+            folder,
+            resume=resume,
+            workers=1,
+            progress=False,
+            checkpoint_every=checkpoint_every,
+        )
     except Exception as exc:
         raise ModelCollapseError(f"sweep run {rid}: {type(exc).__name__}: {exc}") from exc
     return rid
@@ -161,6 +173,7 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     mlflow_uri: str | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> SweepResult:
     """Run every run of ``spec`` not yet finished in ``out_dir`` and write ``results.parquet``.
 
@@ -168,13 +181,15 @@ def run_sweep(
     executor it passes. An existing ``out_dir`` holding the same sweep is continued whether or
     not ``resume`` is set; ``resume=True`` additionally requires that it exists. With
     ``mlflow_uri`` every run is logged to MLflow (experiment = the sweep's name) as it finishes,
-    and runs finished earlier are logged once if they were not yet.
+    and runs finished earlier are logged once if they were not yet. ``checkpoint_every``: seconds
+    between a run's checkpoint writes (see :func:`modelcollapse.loop.runner.run_experiment`).
 
     Raises InvalidParameterError for an invalid run config (before anything runs) or a
     different sweep in ``out_dir``, and ModelCollapseError naming the run when a run fails
     (finished runs are kept; rerun to continue).
     """
     start = time.perf_counter()
+    checkpoint_every = check_checkpoint_every(checkpoint_every)
     out_dir = Path(out_dir)
     runs = expand(spec)
     logger = None
@@ -198,7 +213,9 @@ def run_sweep(
             if logger is not None:
                 for r in skipped:
                     logger.log(r, run_dir(out_dir, r))
-            tasks = [(r.run_id, r.config, str(run_dir(out_dir, r))) for r in pending]
+            tasks = [
+                (r.run_id, r.config, str(run_dir(out_dir, r)), checkpoint_every) for r in pending
+            ]
             for _, rid in ex.map(execute_run, tasks):
                 computed.append(rid)
                 if logger is not None:
