@@ -14,9 +14,9 @@ A control runs between the measurements: pure-Python spins, 2 workers over 1 wor
 Ray. On two idle cores it is about 0.5; when other programs use the cores it rises, and the
 measure ratio with it: read the two together.
 
-Memory: a sampling thread (every 20 ms) records the resident set size of the driver (this
-process) and of every Ray worker process during each measurement. With ``--double`` the whole
-thing is repeated on a corpus twice as large, made of twice as many shards of the same size:
+Memory: the peak resident set size of the driver (this process) and of every Ray worker
+process during each measurement, from the kernel's high-water mark (``PeakRSS``). With
+``--double`` the whole thing is repeated on a corpus twice as large, made of twice as many shards of the same size:
 the peaks should not move, since a task holds one chunk, its reservoir and its states, and the
 driver holds the merged states and one reservoir per side.
 
@@ -26,6 +26,7 @@ Run: .venv/bin/python benchmarks/ray_measure.py [--docs 200000] [--shards 16] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -68,26 +69,50 @@ def write_reference(folder: Path, verses: list[str]) -> Path:
     return folder
 
 
-class PeakRSS:
-    """Peak resident set size of this process and of the Ray workers, sampled in a thread."""
+def _ray_workers() -> list[psutil.Process]:
+    """The Ray worker processes under this driver (they retitle themselves ray::IDLE,
+    ray::run_task, ...; the agents are Ray's own services)."""
+    out = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            title = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if title.startswith("ray::") and "Agent" not in title:
+            out.append(proc)
+    return out
 
-    def __init__(self, interval: float = 0.02) -> None:
+
+def _peak_rss(pid: int) -> int:
+    """The kernel's high-water mark of a process's resident set (VmHWM), in bytes."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no VmHWM for {pid}")
+
+
+class PeakRSS:
+    """Peak resident set size of this process and of the Ray workers during a ``with`` block.
+
+    On Linux the kernel keeps the peak (VmHWM), reset on entry by writing 5 to
+    ``/proc/PID/clear_refs``: exact, and free while the measurement runs. Elsewhere, or without
+    the right to reset, a thread samples the resident sets every 100 ms (which costs the driver
+    some CPU: about 1.5 ms a sample with Ray's dozen processes).
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self.driver = 0
         self.workers: dict[int, int] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread: threading.Thread | None = None
 
     def sample(self) -> None:
-        me = psutil.Process()
-        self.driver = max(self.driver, me.memory_info().rss)
-        for proc in me.children(recursive=True):
+        """Record the current resident sets."""
+        self.driver = max(self.driver, psutil.Process().memory_info().rss)
+        for proc in _ray_workers():
             try:
-                # Workers retitle themselves ray::IDLE, ray::run_task, ...; the agents are
-                # Ray's own services.
-                title = " ".join(proc.cmdline())
-                if not title.startswith("ray::") or "Agent" in title:
-                    continue
                 rss = proc.memory_info().rss
             except psutil.Error:
                 continue
@@ -99,12 +124,24 @@ class PeakRSS:
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakRSS:
-        self._thread.start()
+        try:
+            for pid in [os.getpid(), *(p.pid for p in _ray_workers())]:
+                with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as fh:
+                    fh.write("5")
+        except OSError:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            return
+        self.driver = _peak_rss(os.getpid())
+        for proc in _ray_workers():
+            with contextlib.suppress(OSError):
+                self.workers[proc.pid] = _peak_rss(proc.pid)
 
 
 def warm_up(seconds: float) -> int:
@@ -148,19 +185,37 @@ def control_ratio(n: int = 3_000_000, tasks: int = 4) -> float:
     return seconds[2] / seconds[1]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process (the driver), of the Ray workers, and of Ray's own
+    services (GCS, raylet, agents): where the two cores went."""
+    me = psutil.Process()
+    out = {"driver": sum(me.cpu_times()[:2]), "workers": 0.0, "ray": 0.0}
+    for proc in me.children(recursive=True):
+        try:
+            title = " ".join(proc.cmdline())
+            used = sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            continue
+        out["workers" if title.startswith("ray::") and "Agent" not in title else "ray"] += used
+    return out
+
+
 def run(ref: Path, cand: Path, workers: int, args: argparse.Namespace) -> dict:
     """One timed measurement with ``workers`` tasks in flight, and its memory peaks."""
     mib = 1024**2
     with RayExecutor(None, workers) as ex, PeakRSS() as peak:  # joins main()'s Ray
+        cpu0 = cpu_seconds()
         start = time.perf_counter()
         result = measure_shards(
             ref, cand, metrics=METRICS, rng=0, executor=ex, n_boot=args.n_boot,
             max_records=args.max_records,
         )  # fmt: skip
         seconds = time.perf_counter() - start
+        cpu1 = cpu_seconds()
     return {
         "workers": workers,
         "seconds": seconds,
+        "cpu": {k: cpu1[k] - cpu0[k] for k in cpu0},
         "driver_seconds": DRIVER_SECONDS[-1],
         "driver_peak_mib": peak.driver / mib,
         "worker_peak_mib": max(peak.workers.values(), default=0) / mib,
@@ -218,12 +273,14 @@ def main() -> None:
         f"{max(idle.workers.values(), default=0) / mib:.0f} MiB (resident)"
     )
     print(f"{'documents':>10} {'shards':>6} {'workers':>7} {'time s':>8} {'of which serial':>15} "
-          f"{'driver peak MiB':>15} {'worker peak MiB':>15}")  # fmt: skip
+          f"{'driver peak MiB':>15} {'worker peak MiB':>15}   CPU s: driver / workers / Ray")  # fmt: skip
     for docs, shards, row in rows:
+        cpu = row["cpu"]
         print(
             f"{docs:>10,} {shards:>6} {row['workers']:>7} {row['seconds']:>8.1f} "
             f"{row['driver_seconds']:>15.1f} {row['driver_peak_mib']:>15.0f} "
-            f"{row['worker_peak_mib']:>15.0f}"
+            f"{row['worker_peak_mib']:>15.0f}   "
+            f"{cpu['driver']:.1f} / {cpu['workers']:.1f} / {cpu['ray']:.1f}"
         )
     best = {w: min(t) for w, t in times.items()}
     print(

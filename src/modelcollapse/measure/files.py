@@ -2,7 +2,8 @@
 
 Each input is read once, ``chunk_size`` records at a time. Every good record
 
-1. updates the streaming metrics (exact over the whole file; :data:`STREAMING` lists them), and
+1. updates the streaming metrics (exact over the whole file;
+   :data:`~modelcollapse.measure.streams.STREAMING` lists them), and
 2. enters a uniform random sample of at most ``max_records`` records (reservoir sampling,
    Vitter 1985, "Random sampling with a reservoir", ACM TOMS 11(1), Algorithm R, with an
    explicit seeded generator), kept in file order.
@@ -30,9 +31,8 @@ next to the input and counts it. An input without any good record is an error ei
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,31 +47,8 @@ from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
 from modelcollapse.measure.measure import measure as measure_data
 from modelcollapse.measure.result import MeasureResult
-from modelcollapse.metrics.streaming.base import StreamingMetric
+from modelcollapse.measure.streams import Streams
 from modelcollapse.rng import as_generator
-
-# Streaming metrics by measure kind: name -> (class in modelcollapse.metrics.streaming, batch
-# form). "one": a batch is a chunk of one input; "pair[]"/"pairNone": a batch is a
-# (candidate, reference) pair with [] or None for the side not in this chunk.
-STREAMING: dict[str, dict[str, tuple[str, str]]] = {
-    "text": {
-        "vocab_size": ("StreamingVocabSize", "one"),
-        "entropy": ("StreamingUnigramEntropy", "one"),
-        "distinct_2": ("StreamingDistinct2", "one"),
-        "ngram_diversity": ("StreamingNgramDiversity", "one"),
-        "rep_n": ("StreamingRepN", "one"),
-        "zipf_exponent": ("StreamingZipfExponent", "one"),
-        "kl": ("StreamingUnigramKL", "pair[]"),
-        "js": ("StreamingUnigramJS", "pair[]"),
-    },
-    "numeric": {
-        "mean": ("StreamingMean", "one"),
-        "variance": ("StreamingVariance", "one"),
-        "vendi_score": ("StreamingVendiScore", "one"),
-        "frechet_distance": ("StreamingFrechetDistance", "pairNone"),
-    },
-}
-STREAMING["embedding"] = STREAMING["numeric"]
 
 DEFAULT_MAX_RECORDS = 5000
 DEFAULT_CHUNK_SIZE = 4096
@@ -81,50 +58,6 @@ NO_TOKENS = "document has no tokens"
 def no_tokens_reason(tokenizer: Tokenizer | str | None) -> str:
     """The reason a document without any token of ``tokenizer`` is a bad record."""
     return f"{NO_TOKENS}; expected at least one token of tokenizer {tokenizer_name(tokenizer)!r}"
-
-
-@dataclass
-class Streams:
-    """The streaming metrics of one measurement; pair streams see both inputs."""
-
-    kind: str
-    names: list[str]
-    one: dict[str, dict[str, StreamingMetric]] = field(default_factory=dict)
-    pair: dict[str, tuple[StreamingMetric, str]] = field(default_factory=dict)
-    tokenizer: Tokenizer | str | None = None  # of the text streams (None: "whitespace")
-
-    def __post_init__(self) -> None:
-        module = importlib.import_module("modelcollapse.metrics.streaming")
-        table = STREAMING[self.kind]
-        for name in self.names:
-            if name not in table:
-                continue
-            cls_name, form = table[name]
-            cls = getattr(module, cls_name)
-            kwargs = {"tokenizer": self.tokenizer} if self.kind == "text" else {}
-            if form == "one":
-                self.one[name] = {"candidate": cls(**kwargs), "reference": cls(**kwargs)}
-            else:
-                self.pair[name] = (cls(**kwargs), form)
-
-    def update(self, side: str, chunk: Any) -> None:
-        for per_side in self.one.values():
-            per_side[side].update(chunk)
-        for stream, form in self.pair.values():
-            empty: Any = [] if form == "pair[]" else None
-            stream.update((chunk, empty) if side == "candidate" else (empty, chunk))
-
-    def values(self) -> dict[str, tuple[float, float | None]]:
-        """name -> (candidate value, reference value or None)."""
-        out: dict[str, tuple[float, float | None]] = {}
-        for name, per_side in self.one.items():
-            out[name] = (
-                float(per_side["candidate"].compute()),
-                float(per_side["reference"].compute()),
-            )
-        for name, (stream, _form) in self.pair.items():
-            out[name] = (float(stream.compute()), None)
-        return out
 
 
 @dataclass

@@ -6,7 +6,7 @@ executor (:mod:`modelcollapse.execution`: local processes or a Ray cluster). A t
 shard in chunks exactly as :func:`~modelcollapse.measure.files.measure_files` reads a file and
 returns
 
-1. the streaming metric states of the shard (:data:`~modelcollapse.measure.files.STREAMING`),
+1. the streaming metric states of the shard (:data:`~modelcollapse.measure.streams.STREAMING`),
 2. a uniform sample of at most ``max_records`` of its good records (a seeded reservoir), and
 3. its counts of good and bad records (bad ones go to ``<shard>.quarantine.jsonl`` with
    ``on_error="skip"``).
@@ -176,7 +176,14 @@ def measure_shard(task: ShardTask) -> ShardResult:
     first = lines[0] if lines else None
     sample = reservoir.sample() if reservoir.seen else []
     return ShardResult(
-        task.path, task.side, streams, sample, reservoir.seen, q.n_bad, q.written, first
+        task.path,
+        task.side,
+        streams,
+        sample,
+        reservoir.seen,
+        q.n_bad,
+        q.written,
+        first,
     )
 
 
@@ -230,14 +237,6 @@ class SampleMerge:
         else:
             self.items = list(old) + list(new)
         self.seen = total
-
-
-def _merge_streams(into: Streams, other: Streams) -> None:
-    for name, per_side in into.one.items():
-        for side, metric in per_side.items():
-            metric.merge(other.one[name][side])
-    for name, (metric, _form) in into.pair.items():
-        metric.merge(other.pair[name][0])
 
 
 def _data_error(exc: ModelCollapseError) -> DataError | None:
@@ -340,7 +339,7 @@ def measure_shards(
             while len(results) in pending:  # merge in shard order, as soon as possible
                 done = pending.pop(len(results))
                 merges[done.side].add(done)  # checks widths before the states merge
-                _merge_streams(streams, done.streams)
+                streams.merge(done.streams)
                 done.streams = None  # type: ignore[assignment]  # free the states now
                 done.sample = None
                 results.append(done)

@@ -24,22 +24,69 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from modelcollapse.data.tokenize import Tokenizer, get_tokenizer
-from modelcollapse.errors import InvalidParameterError
+from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.metrics.functional.discrete import entropy
 from modelcollapse.metrics.functional.validation import as_documents, check_int
+
+
+class TokenizedDocs(list):  # type: ignore[type-arg]
+    """A batch of documents tokenized once for several metrics: a list of token lists, the
+    tokenizer that made them, and their unigram counts (counted on first use, then shared).
+
+    The text metrics take it in place of the documents (:func:`tokenize_documents` returns it
+    as it is), so a stream of seven text metrics tokenizes and counts each chunk once, not
+    seven and four times. It must not be modified after it is made.
+    """
+
+    def __init__(self, tokenized: Iterable[list[str]], tokenizer: Tokenizer | str | None) -> None:
+        super().__init__(tokenized)
+        self.tokenizer = tokenizer
+        self._counts: Counter[str] | None = None
+
+    @classmethod
+    def of(cls, docs: Any, tokenizer: Tokenizer | str | None = None) -> TokenizedDocs:
+        """Tokenize ``docs`` (any number, none included) with ``tokenizer``."""
+        tok = get_tokenizer(tokenizer)
+        return cls((tok(doc) for doc in as_documents(docs, min_docs=0)), tokenizer)
+
+    def counts(self) -> Counter[str]:
+        """Token frequencies of the batch (shared: callers must not modify it)."""
+        if self._counts is None:
+            self._counts = Counter()
+            for tokens in self:
+                self._counts.update(tokens)
+        return self._counts
 
 
 def tokenize_documents(
     docs: Any, tokenizer: Tokenizer | str | None = None, *, min_docs: int = 1
 ) -> list[list[str]]:
-    """Each document as its list of tokens (``tokenizer``: see the module docstring)."""
+    """Each document as its list of tokens (``tokenizer``: see the module docstring).
+
+    A :class:`TokenizedDocs` made with the same tokenizer is returned as it is.
+    """
+    if isinstance(docs, TokenizedDocs):
+        if docs.tokenizer is not tokenizer and docs.tokenizer != tokenizer:
+            raise InvalidParameterError(
+                f"expected documents tokenized with {tokenizer!r}, got tokens from "
+                f"{docs.tokenizer!r}"
+            )
+        if len(docs) < min_docs:
+            raise DataError(f"documents: expected at least {min_docs} document(s), got {len(docs)}")
+        return docs
     tok = get_tokenizer(tokenizer)
     return [tok(doc) for doc in as_documents(docs, min_docs=min_docs)]
 
 
 # -- unigrams -------------------------------------------------------------------------------
 def token_counter(tokenized: Iterable[list[str]]) -> Counter[str]:
-    """Token frequencies over tokenized documents (the mergeable unigram state)."""
+    """Token frequencies over tokenized documents (the mergeable unigram state).
+
+    For a :class:`TokenizedDocs` this is its shared count: merge it into another counter,
+    never modify it.
+    """
+    if isinstance(tokenized, TokenizedDocs):
+        return tokenized.counts()
     counts: Counter[str] = Counter()
     for tokens in tokenized:
         counts.update(tokens)
@@ -54,7 +101,7 @@ def merge_token_counters(a: Counter[str], b: Counter[str]) -> Counter[str]:
 
 def unigram_counts(docs: Any, tokenizer: Tokenizer | str | None = None) -> Counter[str]:
     """Token frequencies of the documents."""
-    return token_counter(tokenize_documents(docs, tokenizer))
+    return Counter(token_counter(tokenize_documents(docs, tokenizer)))  # never the shared one
 
 
 def entropy_from_counts(counts: Mapping[str, int]) -> float:
