@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.measure.streams import STREAMING, Streams
+from modelcollapse.measure.token_stats import TokenStats
 from modelcollapse.metrics.functional.distribution import unigram_js, unigram_kl, zipf_exponent
 from modelcollapse.metrics.functional.repetition import rep_n
 from modelcollapse.metrics.functional.text import (
     TokenizedDocs,
     distinct_2,
+    ngram_state,
     token_counter,
     tokenize_documents,
     unigram_counts,
@@ -71,19 +73,35 @@ def test_shared_counts_match_the_functional_metrics(cand, ref, cuts):
     assert got["js"][1] is None
 
 
+@SETTINGS
+@given(
+    docs=st.lists(st.lists(st.sampled_from(["a", "b", "", "é", "a b", "\x00"]), max_size=8)),
+    cuts=st.lists(st.integers(0, 100), max_size=4),
+)
+def test_token_stats_merge_to_the_counter_and_set_states(docs, cuts):
+    # Empty documents, odd tokens ("", spaces, NUL) and empty shards included.
+    merged = TokenStats()
+    for part in chunks(docs, cuts):
+        merged.merge(pickle.loads(pickle.dumps(TokenStats().update(part))))
+    expected = token_counter(docs)
+    assert merged.counter() == expected and list(merged.counter()) == list(expected)
+    assert merged.docs == len(docs)
+    assert merged.bigram_state() == ngram_state(docs, 2)
+
+
 def test_unigram_metrics_share_one_count_per_side():
     streams = Streams("text", ["vocab_size", "entropy", "js", "distinct_2"])
     streams.update("candidate", ["a b a", "c"])
     streams.update("reference", ["a"])
-    assert set(streams.counts) == {"candidate", "reference"}
+    assert set(streams.stats) == {"candidate", "reference"}
     # The metrics that share keep no state of their own; distinct_2 keeps its own.
     assert streams.one["vocab_size"]["candidate"].state[1] == {}
-    assert streams.one["distinct_2"]["candidate"].state[0] == 2
-    assert streams.counts["candidate"].state[1] == {"a": 2, "b": 1, "c": 1}
+    assert streams.one["distinct_2"]["candidate"].state[0] == 0
+    assert streams.stats["candidate"].counter() == {"a": 2, "b": 1, "c": 1}
     assert streams.values()["vocab_size"] == (3.0, 1.0)
-    # No unigram metric asked: no shared count kept.
-    assert Streams("text", ["distinct_2", "rep_n"]).counts == {}
-    assert Streams("numeric", ["mean", "variance"]).counts == {}
+    # No metric that shares asked: no shared statistics kept.
+    assert Streams("text", ["rep_n", "ngram_diversity"]).stats == {}
+    assert Streams("numeric", ["mean", "variance"]).stats == {}
 
 
 def test_tokenized_docs_are_used_as_they_are():

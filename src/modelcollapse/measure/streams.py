@@ -8,10 +8,11 @@ reads and merged by :func:`~modelcollapse.measure.sharded.measure_shards` across
 Text chunks are tokenized once for all text metrics (a
 :class:`~modelcollapse.metrics.functional.text.TokenizedDocs`). The metrics built on unigram
 counts (``vocab_size``, ``entropy``, ``zipf_exponent``, and the two-sample ``kl`` and ``js``)
-all keep the same sufficient statistic, the number of documents and a token ``Counter`` per
-side. ``Streams`` keeps it once per side and lends it to those metrics when their values are
-computed: one count, one merge and one copy on the wire per shard instead of five. The values
-are the same as with a state per metric (tested).
+and ``distinct_2`` do not keep states of their own here: ``Streams`` keeps one
+:class:`~modelcollapse.measure.token_stats.TokenStats` per side (counts and distinct bigrams as
+integer arrays, merged in NumPy) and lends each metric its usual state when values are computed.
+One count, one merge and one small copy on the wire per shard instead of six Python states; the
+values are the same (tested).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcollapse.data.tokenize import Tokenizer
+from modelcollapse.measure.token_stats import TokenStats
 from modelcollapse.metrics.functional.text import TokenizedDocs
 from modelcollapse.metrics.streaming.base import StreamingMetric
 
@@ -47,12 +49,14 @@ STREAMING: dict[str, dict[str, tuple[str, str]]] = {
 }
 STREAMING["embedding"] = STREAMING["numeric"]
 
-# Whose state is (documents, token Counter) of one side ("one"), or of both sides as
-# (candidate documents, candidate Counter, reference documents, reference Counter) ("pair").
-UNIGRAM_STATE = {
-    "StreamingVocabSize": "one",
-    "StreamingUnigramEntropy": "one",
-    "StreamingZipfExponent": "one",
+# Metrics whose state comes from the sides' TokenStats: (documents, token Counter) of one side
+# ("counts"), (documents, bigram NgramState) of one side ("bigrams"), or (candidate documents,
+# candidate Counter, reference documents, reference Counter) ("pair").
+SHARED_STATE = {
+    "StreamingVocabSize": "counts",
+    "StreamingUnigramEntropy": "counts",
+    "StreamingZipfExponent": "counts",
+    "StreamingDistinct2": "bigrams",
     "StreamingUnigramKL": "pair",
     "StreamingUnigramJS": "pair",
 }
@@ -68,8 +72,8 @@ class Streams:
     one: dict[str, dict[str, StreamingMetric]] = field(default_factory=dict)
     pair: dict[str, tuple[StreamingMetric, str]] = field(default_factory=dict)
     tokenizer: Tokenizer | str | None = None  # of the text streams (None: "whitespace")
-    # The shared unigram state per side (see the module docstring); empty when no metric uses it.
-    counts: dict[str, StreamingMetric] = field(default_factory=dict)
+    # The shared token statistics per side (module docstring); empty when no metric uses them.
+    stats: dict[str, TokenStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         module = importlib.import_module("modelcollapse.metrics.streaming")
@@ -85,7 +89,7 @@ class Streams:
             else:
                 self.pair[name] = (cls(**kwargs), form)
         if any(_shares(m) for m in self._metrics()):
-            self.counts = {side: module.StreamingVocabSize(**kwargs) for side in SIDES}
+            self.stats = {side: TokenStats() for side in SIDES}
 
     def _metrics(self) -> list[StreamingMetric]:
         ones = [m for per_side in self.one.values() for m in per_side.values()]
@@ -95,8 +99,8 @@ class Streams:
         """Add a chunk (documents or rows) of ``side`` to every stream."""
         if self.kind == "text":  # tokenize once for every text metric
             chunk = TokenizedDocs.of(chunk, self.tokenizer)
-        if self.counts:
-            self.counts[side].update(chunk)
+        if self.stats:
+            self.stats[side].update(chunk)
         for per_side in self.one.values():
             if not _shares(per_side[side]):
                 per_side[side].update(chunk)
@@ -107,8 +111,8 @@ class Streams:
 
     def merge(self, other: Streams) -> Streams:
         """Fold another shard's streams (same metrics) into these, exactly; returns self."""
-        for side, counts in self.counts.items():
-            counts.merge(other.counts[side])
+        for side, stats in self.stats.items():
+            stats.merge(other.stats[side])
         for name, per_side in self.one.items():
             for side, metric in per_side.items():
                 if not _shares(metric):
@@ -120,7 +124,7 @@ class Streams:
 
     def values(self) -> dict[str, tuple[float, float | None]]:
         """name -> (candidate value, reference value or None)."""
-        self._lend_counts()
+        self._lend_states()
         out: dict[str, tuple[float, float | None]] = {}
         for name, per_side in self.one.items():
             out[name] = (
@@ -131,19 +135,28 @@ class Streams:
             out[name] = (float(stream.compute()), None)
         return out
 
-    def _lend_counts(self) -> None:
-        if not self.counts:
+    def _lend_states(self) -> None:
+        if not self.stats:
             return
-        cand, ref = self.counts["candidate"].state, self.counts["reference"].state
+        docs = {side: stats.docs for side, stats in self.stats.items()}
+        counts = {side: stats.counter() for side, stats in self.stats.items()}
         for per_side in self.one.values():
             for side, metric in per_side.items():
-                if _shares(metric):
-                    metric.state = self.counts[side].state
+                form = SHARED_STATE.get(type(metric).__name__)
+                if form == "counts":
+                    metric.state = (docs[side], counts[side])
+                elif form == "bigrams":
+                    metric.state = (docs[side], self.stats[side].bigram_state())
         for metric, _form in self.pair.values():
             if _shares(metric):
-                metric.state = (cand[0], cand[1], ref[0], ref[1])
+                metric.state = (
+                    docs["candidate"],
+                    counts["candidate"],
+                    docs["reference"],
+                    counts["reference"],
+                )
 
 
 def _shares(metric: StreamingMetric) -> bool:
-    """Whether ``metric`` takes its state from the shared unigram counts."""
-    return type(metric).__name__ in UNIGRAM_STATE
+    """Whether ``metric`` takes its state from the shared token statistics."""
+    return type(metric).__name__ in SHARED_STATE
