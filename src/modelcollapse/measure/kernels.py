@@ -28,9 +28,9 @@ import scipy.sparse as sp
 
 from modelcollapse.metrics.functional.discrete import entropy as _entropy
 from modelcollapse.metrics.functional.distribution import (
-    js_from_counts,
-    kl_from_counts,
-    zipf_from_counts,
+    js_from_vectors,
+    kl_from_vectors,
+    zipf_from_vector,
 )
 from modelcollapse.metrics.functional.text import Tokenizer, tokenize_documents
 
@@ -228,12 +228,7 @@ def _self_repetition(
     return out
 
 
-def _as_table(row: np.ndarray) -> dict[int, float]:
-    nz = np.flatnonzero(row)
-    return dict(zip(nz.tolist(), row[nz].tolist(), strict=True))
-
-
-def _divergence(fn: Callable[[dict, dict], float]) -> Kernel:
+def _divergence(fn: Callable[[np.ndarray, np.ndarray], float]) -> Kernel:
     def kernel(
         tables: TextTables, arm: str, w: np.ndarray, anchor_w: np.ndarray | None
     ) -> np.ndarray:
@@ -244,7 +239,8 @@ def _divergence(fn: Callable[[dict, dict], float]) -> Kernel:
             weighted_counts(tables, arm, w), anchor_blocks, strict=True
         ):
             for i, (x, a) in enumerate(zip(counts, anchor_counts, strict=True), start=rows.start):
-                out[i] = fn(_as_table(x), _as_table(a))
+                union = (x > 0) | (a > 0)  # the words of the two tables, as the dict form sees
+                out[i] = fn(x[union], a[union])
         return out
 
     return kernel
@@ -254,7 +250,7 @@ def _zipf(tables: TextTables, arm: str, w: np.ndarray, _: np.ndarray | None) -> 
     out = np.empty(w.shape[0])
     for rows, counts, _totals in weighted_counts(tables, arm, w):
         for i, row in enumerate(counts, start=rows.start):
-            out[i] = zipf_from_counts(_as_table(row))
+            out[i] = zipf_from_vector(row)
     return out
 
 
@@ -281,8 +277,8 @@ TEXT_KERNELS: dict[str, KernelSpec] = {
     "ngram_diversity": KernelSpec(_ngram_diversity, _TEXT, "ngram_diversity"),
     "rep_n": KernelSpec(_rep_n, _TEXT, "rep_n"),
     "self_repetition": KernelSpec(_self_repetition, _TEXT, "self_repetition"),
-    "kl": KernelSpec(_divergence(kl_from_counts), _TEXT, "kl"),
-    "js": KernelSpec(_divergence(js_from_counts), _TEXT, "js"),
+    "kl": KernelSpec(_divergence(kl_from_vectors), _TEXT, "kl"),
+    "js": KernelSpec(_divergence(js_from_vectors), _TEXT, "js"),
     "zipf_exponent": KernelSpec(_zipf, _TEXT, "zipf"),
 }
 

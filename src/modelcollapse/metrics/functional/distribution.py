@@ -69,8 +69,13 @@ def kl_from_counts(
 ) -> float:
     """``KL(P_c ‖ P_r)`` (nats) from token counts, the reference add-``smoothing`` smoothed on
     the union vocabulary (module docstring)."""
+    return kl_from_vectors(*_aligned(candidate, reference), smoothing)
+
+
+def kl_from_vectors(c: np.ndarray, r: np.ndarray, smoothing: float = KL_SMOOTHING) -> float:
+    """:func:`kl_from_counts` on count vectors over the union vocabulary (same word order; no
+    word both vectors count zero times, since the smoothing spreads over every word)."""
     eps = check_smoothing(smoothing)
-    c, r = _aligned(candidate, reference)
     if c.sum() <= 0 or r.sum() <= 0:
         return float("nan")
     p = c / c.sum()
@@ -82,7 +87,11 @@ def kl_from_counts(
 
 def js_from_counts(candidate: Mapping[Any, int], reference: Mapping[Any, int]) -> float:
     """Jensen-Shannon divergence (nats, in ``[0, ln 2]``) of two token-count tables."""
-    c, r = _aligned(candidate, reference)
+    return js_from_vectors(*_aligned(candidate, reference))
+
+
+def js_from_vectors(c: np.ndarray, r: np.ndarray) -> float:
+    """:func:`js_from_counts` on count vectors over a common vocabulary (same word order)."""
     if c.sum() <= 0 or r.sum() <= 0:
         return float("nan")
     p, q = c / c.sum(), r / r.sum()
@@ -98,8 +107,14 @@ def js_from_counts(candidate: Mapping[Any, int], reference: Mapping[Any, int]) -
 def zipf_from_counts(counts: Mapping[Any, int], max_rank: int = ZIPF_MAX_RANK) -> float:
     """Zipf exponent of a token-count table: ``-slope`` of the least-squares line of
     ``ln frequency`` on ``ln rank`` over ranks ``1..min(V, max_rank)``."""
+    return zipf_from_vector(
+        np.fromiter(counts.values(), dtype=np.float64, count=len(counts)), max_rank
+    )
+
+
+def zipf_from_vector(f: np.ndarray, max_rank: int = ZIPF_MAX_RANK) -> float:
+    """:func:`zipf_from_counts` on a vector of counts (any order; zeros are ignored)."""
     max_rank = check_int("max_rank", max_rank, low=2)
-    f = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
     f = -np.sort(-f[f > 0])[:max_rank]
     if f.shape[0] < 2:
         return float("nan")
