@@ -282,6 +282,8 @@ def main() -> None:
             f"{row['worker_peak_mib']:>15.0f}   "
             f"{cpu['driver']:.1f} / {cpu['workers']:.1f} / {cpu['ray']:.1f}"
         )
+    paired = [t2 / t1 for t1, t2 in zip(times[1], times[2], strict=True)]
+    print("paired ratios (2 workers / 1, same repeat): " + ", ".join(f"{r:.2f}" for r in paired))
     best = {w: min(t) for w, t in times.items()}
     print(
         f"best of {args.repeat}: 1 worker {best[1]:.1f} s, 2 workers {best[2]:.1f} s, "

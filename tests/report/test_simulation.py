@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -98,6 +99,15 @@ def test_vectorised_runs_show_fitted_variances(gauss_runs):
     assert f"(n={var.size})" in bars["generation 12"]["name"]
 
 
+def test_a_resumed_run_says_its_wall_time_is_the_last_call(tmp_path, gauss_runs):
+    run = tmp_path / "resumed"
+    shutil.copytree(gauss_runs / "g-replace", run)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "resumed": True}))
+    (overview, *_) = _blocks(simulation_page(load_collection(run)), "table")
+    assert overview.rows[0][-1] == f"{summary['wall_time_s']:.4g} (last resumed call)"
+
+
 def test_missing_samples_are_said_not_fatal(tmp_path, text_run, gauss_runs):
     text = tmp_path / "text"
     shutil.copytree(text_run, text)
@@ -121,6 +131,9 @@ def test_collections_and_sweeps(gauss_runs, sweep_dir):
     page = simulation_page(load_collection(gauss_runs))
     (overview, *_) = _blocks(page, "table")
     assert [row[1] for row in overview.rows] == ["accumulate", "replace"]
+    for row in overview.rows:
+        summary = json.loads((gauss_runs / row[2] / "summary.json").read_text())
+        assert row[-1] == f"{summary['wall_time_s']:.4g}" and not summary["resumed"]
     assert len(_blocks(page, "pre")) == 2
     sweep = simulation_page(load_collection(sweep_dir))
     assert any(b.caption.startswith("sweep.yaml") for b in _blocks(sweep, "pre"))

@@ -73,6 +73,12 @@ def _fmt(x: object) -> str:
     return "-" if x is None else str(x)
 
 
+def _wall_time(summary: dict) -> str:
+    # A resumed run only knows how long its last call took: say so rather than understate it.
+    text = _fmt(summary.get("wall_time_s"))
+    return f"{text} (last resumed call)" if summary.get("resumed") else text
+
+
 def _overview(col: Collection) -> pg.Section:
     rows = []
     for fam in col.families:
@@ -85,7 +91,7 @@ def _overview(col: Collection) -> pg.Section:
                     _fmt(run.metrics.last_generation),
                     _fmt(len(stored.replicates_of(run))),
                     _fmt(cfg.samples_per_generation if cfg else None),
-                    _fmt(summ.get("engine")), _fmt(summ.get("wall_time_s")),
+                    _fmt(summ.get("engine")), _wall_time(summ),
                 ])  # fmt: skip
     cols = [
         "family",
