@@ -53,6 +53,29 @@ def test_simulate_writes_run_store(tmp_path, capsys):
     assert "variance_ratio" in capsys.readouterr().out
 
 
+def test_checkpoint_every_sets_how_often_checkpoint_files_are_written(
+    tmp_path, capsys, monkeypatch
+):
+    # extreme_quantile_ratio has no batched form: the general engine, one checkpoint per write.
+    cfg = _write(tmp_path, {**SMALL, "metrics": ["variance", "extreme_quantile_ratio"]})
+    every, batched = tmp_path / "every", tmp_path / "batched"
+    base = ["simulate", str(cfg), "--no-progress"]
+    assert _run([*base, "--out", str(every), "--checkpoint-every", "0"]) == 0
+    assert _run([*base, "--out", str(batched), "--checkpoint-every", "3600"]) == 0
+    names = {p.name for p in (every / "checkpoints" / "rep_00001").iterdir()}
+    assert names == {f"gen_{g:04d}.npz" for g in range(5)}
+    names = {p.name for p in (batched / "checkpoints" / "rep_00001").iterdir()}
+    assert names == {"gen_0000.npz", "gen_0004.npz"}
+    same = pq.read_table(every / "metrics.parquet") == pq.read_table(batched / "metrics.parquet")
+    assert same
+    capsys.readouterr()
+    assert _run([*base, "--out", str(tmp_path / "bad"), "--checkpoint-every", "-1"]) == 2
+    assert "checkpoint-every" in capsys.readouterr().err
+    monkeypatch.setenv("COLUMNS", "200")  # rich shortens long option names in narrow help
+    assert _run(["simulate", "--help"]) == 0
+    assert "--checkpoint-every" in capsys.readouterr().out
+
+
 def test_set_overrides_config(tmp_path):
     cfg = _write(tmp_path, SMALL)
     out = tmp_path / "run"
