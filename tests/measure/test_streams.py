@@ -86,7 +86,10 @@ def test_token_stats_merge_to_the_counter_and_set_states(docs, cuts):
     expected = token_counter(docs)
     assert merged.counter() == expected and list(merged.counter()) == list(expected)
     assert merged.docs == len(docs)
-    assert merged.bigram_state() == ngram_state(docs, 2)
+    state, expected_state = merged.bigram_state(), ngram_state(docs, 2)
+    assert state == expected_state and len(state.distinct) == len(expected_state.distinct)
+    assert all(gram in state.distinct for gram in expected_state.distinct)
+    assert ("never", "seen") not in state.distinct and "a" not in state.distinct
 
 
 def test_unigram_metrics_share_one_count_per_side():

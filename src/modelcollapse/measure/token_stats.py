@@ -20,6 +20,8 @@ the same number of distinct bigrams (tested against the metric functions).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -95,11 +97,36 @@ class TokenStats:
         return Counter(dict(zip(self.ids, self.counts.tolist(), strict=True)))
 
     def bigram_state(self) -> NgramState:
-        """The distinct bigrams as the :class:`NgramState` of ``distinct_2``."""
+        """The distinct bigrams as the :class:`NgramState` of ``distinct_2`` (its set is a
+        :class:`BigramSet` view: distinct-2 needs only its size)."""
+        return NgramState(2, BigramSet(self.bigrams, self.words), self.n_bigrams)  # type: ignore[arg-type]
+
+
+class BigramSet(AbstractSet[tuple[str, str]]):
+    """A read-only set of word pairs over sorted bigram codes, decoded only when iterated."""
+
+    def __init__(self, codes: np.ndarray, words: list[str]) -> None:
+        self.codes, self.words = codes, words
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         words = self.words
-        first, second = self.bigrams >> _SHIFT, self.bigrams & (_MAX_WORDS - 1)
-        grams = {(words[a], words[b]) for a, b in zip(first.tolist(), second.tolist(), strict=True)}
-        return NgramState(2, grams, self.n_bigrams)
+        first, second = self.codes >> _SHIFT, self.codes & (_MAX_WORDS - 1)
+        for a, b in zip(first.tolist(), second.tolist(), strict=True):
+            yield words[a], words[b]
+
+    def __contains__(self, item: object) -> bool:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return False
+        ids = {w: i for i, w in enumerate(self.words)}
+        a, b = ids.get(item[0]), ids.get(item[1])  # type: ignore[call-overload]
+        if a is None or b is None:
+            return False
+        code = (a << _SHIFT) | b
+        at = int(np.searchsorted(self.codes, code))
+        return at < self.codes.shape[0] and int(self.codes[at]) == code
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
