@@ -1,6 +1,7 @@
 """A real local Ray cluster: a head node and one extra worker node on 127.0.0.1, started with
-``ray start`` in subprocesses; a sweep and a sharded measure on it must match the local executor
-exactly (1 and 2 workers). The cluster is stopped in the fixture's teardown, even on failure.
+``ray start`` in subprocesses; a sweep, a sharded measure and a sharded guard filter on it must
+match the local executor exactly (1 and 2 workers). The cluster is stopped in the fixture's
+teardown, even on failure.
 """
 
 from __future__ import annotations
@@ -228,6 +229,30 @@ def test_measure_cli_on_the_cluster(cluster, tmp_path, capsys):
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] == outputs[1]
     assert outputs[0]["n_candidate_total"] == 200
+
+
+def test_sharded_guard_filter_matches_the_local_executor(cluster, tmp_path):
+    from modelcollapse.guard.filter_plan import FilterPlan, WatermarkSpec
+    from modelcollapse.guard.sharded import filter_shards
+
+    verses = [d.text for d in kjv()]
+    shards = write_shards(tmp_path / "shards", verses[3000:3090], [30, 30, 30])
+    key = tmp_path / "wm.key"
+    key.write_text("ray-cluster-guard-filter-test-key-0123456789\n")
+    plan = FilterPlan(watermark=WatermarkSpec(key_file=key))
+    kw = dict(on_error="skip", created_at="2024-01-01T00:00:00+00:00")
+    local = filter_shards(shards, plan, tmp_path / "o1", tmp_path / "e1", workers=1, **kw)
+    on_ray = filter_shards(
+        shards, plan, tmp_path / "o2", tmp_path / "e2", executor="ray", address=cluster,
+        workers=2, **kw,
+    )  # fmt: skip
+    for a, b in (("o1", "o2"), ("e1", "e2")):
+        files = sorted(p.name for p in (tmp_path / a).iterdir())
+        assert files == ["part-00.jsonl", "part-01.jsonl", "part-02.jsonl"]
+        for name in files:
+            assert (tmp_path / a / name).read_bytes() == (tmp_path / b / name).read_bytes()
+    assert on_ray.stats.to_dict()["steps"] == local.stats.to_dict()["steps"]
+    assert on_ray.stats.n_input == 90 and on_ray.n_bad == 1
 
 
 SWEEP = {

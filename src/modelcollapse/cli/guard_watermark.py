@@ -27,7 +27,7 @@ from modelcollapse.cli.guard_io import (
     read_docs,
     write_docs,
 )
-from modelcollapse.errors import InvalidParameterError, require_extra
+from modelcollapse.errors import InvalidParameterError
 from modelcollapse.guard.verdict import annotate, watermark_hit
 
 if TYPE_CHECKING:
@@ -104,19 +104,9 @@ TOKENIZER_HELP = (
 
 def load_tokenizer(spec: str):
     """The tokenizer for watermark detection (see TOKENIZER_HELP)."""
-    if spec.startswith("hf:"):
-        from modelcollapse.generators import hf_loading
+    from modelcollapse.guard.filter_plan import load_watermark_tokenizer
 
-        name = spec[3:]
-        path = Path(name).expanduser()
-        if path.suffix == ".json" and path.is_file():
-            return require_extra("tokenizers", "hf").Tokenizer.from_file(str(path))
-        src = hf_loading.resolve_source(name)
-        return hf_loading.load_config_and_tokenizer(src, cache=True)[1]
-    from modelcollapse.guard.watermark_detect import as_encoder
-
-    as_encoder(spec)  # validates the name
-    return spec
+    return load_watermark_tokenizer(spec)
 
 
 def watermark_config(

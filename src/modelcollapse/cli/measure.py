@@ -38,6 +38,21 @@ class ExecutorName(StrEnum):
     ray = "ray"
 
 
+# Shared by every command that runs over shards (measure, guard filter).
+EXECUTOR_OPTION = typer.Option(
+    None,
+    "--executor",
+    help="Sharded inputs (a directory or a quoted glob of files): run one task per shard on "
+    "'local' processes or a 'ray' cluster (default: local). Same result either way.",
+)
+WORKERS_OPTION = typer.Option(
+    None, "--workers", min=1, help="Shard tasks at once (default: every core or cluster CPU)."
+)
+ADDRESS_OPTION = typer.Option(
+    None, "--address", help="Ray cluster address, e.g. 127.0.0.1:6379 (implies --executor ray)."
+)
+
+
 VERDICT_STYLE = {"healthy": "bold green", "early": "bold yellow", "late": "bold red"}
 
 # Exit codes: 0 ran (verdict below --fail-on), 1 the verdict reached --fail-on, 2 user error.
@@ -151,18 +166,9 @@ def measure(
         help="Also write a self-contained HTML report: verdict, metric table with CIs and the "
         "distributions compared.",
     ),
-    executor: ExecutorName | None = typer.Option(
-        None,
-        "--executor",
-        help="Sharded inputs (a directory or a quoted glob of files): run one task per shard on "
-        "'local' processes or a 'ray' cluster (default: local). Same result either way.",
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Shard tasks at once (default: every core or cluster CPU)."
-    ),
-    address: str | None = typer.Option(
-        None, "--address", help="Ray cluster address, e.g. 127.0.0.1:6379 (implies --executor ray)."
-    ),
+    executor: ExecutorName | None = EXECUTOR_OPTION,
+    workers: int | None = WORKERS_OPTION,
+    address: str | None = ADDRESS_OPTION,
 ) -> None:
     """Compare a candidate dataset with a human reference and give a collapse verdict.
 

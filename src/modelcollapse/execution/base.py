@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, Self, TypeVar, runtime_checkable
 
-from modelcollapse.errors import InvalidParameterError, MissingExtraError, unknown_name
+from modelcollapse.errors import (
+    DataError,
+    InvalidParameterError,
+    MissingExtraError,
+    ModelCollapseError,
+    unknown_name,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,3 +105,39 @@ def get_executor(
 
         return RayExecutor(address, workers)
     raise unknown_name("executor", name, EXECUTORS)
+
+
+# The errors a task raises about its input or settings: re-raised on the driver as they are.
+USER_ERRORS: tuple[type[ModelCollapseError], ...] = (
+    DataError,
+    InvalidParameterError,
+    MissingExtraError,
+)
+
+
+def task_cause(exc: BaseException) -> ModelCollapseError | None:
+    """The user error (:data:`USER_ERRORS`) a failed task raised, found along the chain an
+    executor wraps it in: ``__cause__`` links (the local executor) and the ``cause`` attribute
+    of Ray's task errors. None when the task failed otherwise."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, USER_ERRORS):
+            return e
+        cause = getattr(e, "cause", None)
+        stack += [e.__cause__, cause if isinstance(cause, BaseException) else None]
+    return None
+
+
+def raise_task_cause(exc: BaseException) -> None:
+    """Raise the user error behind a failed task as the caller's own (a DataError still names
+    ``file:line``), chained to ``exc``; return when there is none."""
+    cause = task_cause(exc)
+    if isinstance(cause, DataError):
+        raise DataError(cause.reason, path=cause.path, line=cause.line) from exc
+    if cause is not None:
+        raise type(cause)(str(cause)) from exc

@@ -13,7 +13,9 @@
   untouched metadata (provenance included; an older ``"exclusion"`` entry is replaced).
 - :func:`run_pipeline` chains steps lazily (each document flows through every step before the
   next is read), routes every step's drops to one sink, and returns :class:`PipelineStats`:
-  per step and reason, how many documents were kept and dropped.
+  per step and reason, how many documents were kept and dropped. :meth:`PipelineStats.merged`
+  adds up the stats of runs over parts of one input (the shards of
+  :mod:`modelcollapse.guard.sharded`).
 
 Excluded documents are held in memory until the sink is closed (they are written atomically,
 in one piece); kept documents stream straight to ``output_path`` when it is a JSON-lines file.
@@ -84,6 +86,24 @@ class StepStats:
             "reasons": dict(sorted(self.reasons.items())),
         }
 
+    def merge(self, other: StepStats) -> StepStats:
+        """The counts of this run and ``other`` together, as a new object: counts and
+        per-reason counts add. Both must be the same step (same name)."""
+        if not isinstance(other, StepStats) or other.name != self.name:
+            got = other.name if isinstance(other, StepStats) else type(other).__name__
+            raise InvalidParameterError(
+                f"expected stats of step {self.name!r} to merge, got {got!r}"
+            )
+        reasons = Counter(self.reasons)
+        reasons.update(other.reasons)
+        return StepStats(
+            self.name,
+            self.n_in + other.n_in,
+            self.n_kept + other.n_kept,
+            self.n_excluded + other.n_excluded,
+            reasons,
+        )
+
 
 @dataclass
 class PipelineStats:
@@ -108,6 +128,41 @@ class PipelineStats:
             "exclusions_path": None if self.exclusions_path is None else str(self.exclusions_path),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+    @classmethod
+    def merged(
+        cls,
+        parts: Sequence[PipelineStats],
+        *,
+        output_path: str | Path | None = None,
+        exclusions_path: str | Path | None = None,
+    ) -> PipelineStats:
+        """The stats of one run over the inputs of ``parts`` in order (e.g. one per shard):
+        counts add, step by step and reason by reason. Every part must have run the same steps.
+        ``documents`` is the concatenation when every part kept its documents, else None."""
+        parts = list(parts)
+        if not parts:
+            raise InvalidParameterError("expected at least one PipelineStats to merge, got none")
+        names = [s.name for s in parts[0].steps]
+        for i, part in enumerate(parts):
+            got = [s.name for s in part.steps]
+            if got != names:
+                raise InvalidParameterError(
+                    f"parts[{i}]: expected the steps {names} of parts[0], got {got}"
+                )
+        steps = [StepStats(name) for name in names]  # new objects: never alias a part's
+        for part in parts:
+            steps = [a.merge(b) for a, b in zip(steps, part.steps, strict=True)]
+        keep_docs = all(p.documents is not None for p in parts)
+        return cls(
+            n_input=sum(p.n_input for p in parts),
+            n_output=sum(p.n_output for p in parts),
+            n_excluded=sum(p.n_excluded for p in parts),
+            steps=steps,
+            output_path=None if output_path is None else Path(output_path),
+            exclusions_path=None if exclusions_path is None else Path(exclusions_path),
+            documents=[d for p in parts for d in p.documents or []] if keep_docs else None,
+        )
 
 
 class ExclusionSink:

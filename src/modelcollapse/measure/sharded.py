@@ -49,7 +49,7 @@ from modelcollapse.data.quarantine import Quarantine, check_on_error
 from modelcollapse.data.records import SUFFIXES, detect_format, require_file
 from modelcollapse.data.tokenize import Tokenizer, get_tokenizer
 from modelcollapse.errors import DataError, InvalidParameterError, ModelCollapseError
-from modelcollapse.execution.base import Executor, get_executor
+from modelcollapse.execution.base import Executor, get_executor, raise_task_cause
 from modelcollapse.measure.files import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_RECORDS,
@@ -239,22 +239,6 @@ class SampleMerge:
         self.seen = total
 
 
-def _data_error(exc: ModelCollapseError) -> DataError | None:
-    """The DataError a failed task raised, found along the exception chain (local or Ray)."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, DataError):
-            return e
-        cause = getattr(e, "cause", None)
-        stack += [e.__cause__, cause if isinstance(cause, BaseException) else None]
-    return None
-
-
 def _check_side(
     merge: SampleMerge, spec: ShardSpec, shards: list[Path], results: list[ShardResult]
 ) -> None:
@@ -344,9 +328,7 @@ def measure_shards(
                 done.sample = None
                 results.append(done)
     except ModelCollapseError as exc:
-        data_error = _data_error(exc)
-        if data_error is not None:
-            raise DataError(data_error.reason, path=data_error.path, line=data_error.line) from exc
+        raise_task_cause(exc)
         raise
     finally:
         if own:
