@@ -72,7 +72,9 @@ def test_run_store_contents(tmp_path):
         assert int(z["first"]) == int(z["generation"]) == 2
         assert z["gen_0002/samples"].shape == (60, 1)
         counts = dict(
-            zip(z["gen_0002/count_names"].tolist(), z["gen_0002/count_values"].tolist(), strict=True)
+            zip(
+                z["gen_0002/count_names"].tolist(), z["gen_0002/count_values"].tolist(), strict=True
+            )
         )
         assert counts == {"n_real": 60, "n_synthetic": 120, "n_fresh": 0, "n_train": 180}
         stored = dict(
