@@ -81,8 +81,10 @@ def test_shared_counts_match_the_functional_metrics(cand, ref, cuts):
 def test_token_stats_merge_to_the_counter_and_set_states(docs, cuts):
     # Empty documents, odd tokens ("", spaces, NUL) and empty shards included.
     merged = TokenStats()
-    for part in chunks(docs, cuts):
-        merged.merge(pickle.loads(pickle.dumps(TokenStats().update(part))))
+    for i, part in enumerate(chunks(docs, cuts)):
+        # Plain token lists and a TokenizedDocs (its shared integer encoding) alternate.
+        batch = TokenizedDocs(part, None) if i % 2 else part
+        merged.merge(pickle.loads(pickle.dumps(TokenStats().update(batch))))
     expected = token_counter(docs)
     assert merged.counter() == expected and list(merged.counter()) == list(expected)
     assert merged.docs == len(docs)

@@ -26,7 +26,7 @@ from collections.abc import Set as AbstractSet
 import numpy as np
 
 from modelcollapse.errors import InvalidParameterError
-from modelcollapse.metrics.functional.text import NgramState
+from modelcollapse.metrics.functional.text import NgramState, TokenizedDocs
 
 _SHIFT = 31  # bits of the second id in a bigram code
 _MAX_WORDS = 1 << _SHIFT
@@ -69,8 +69,13 @@ class TokenStats:
     def update(self, tokenized: list[list[str]]) -> TokenStats:
         """Add tokenized documents; returns self."""
         self.docs += len(tokenized)
-        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
-        ids = self._id_array([w for doc in tokenized for w in doc])
+        if isinstance(tokenized, TokenizedDocs):  # the batch's own encoding, mapped to our ids
+            corpus, words = tokenized.encoded()
+            lengths = corpus.lengths
+            ids = self._id_array(words)[corpus.tokens]
+        else:
+            lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+            ids = self._id_array([w for doc in tokenized for w in doc])
         self._grow()
         self.counts += np.bincount(ids, minlength=self.counts.shape[0])
         # Bigrams within documents: consecutive tokens of the same document.

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from modelcollapse.errors import DataError
-from modelcollapse.metrics.functional.text import Tokenizer, tokenize_documents
+from modelcollapse.metrics.functional.text import Tokenizer, as_token_list, tokenize_documents
 from modelcollapse.metrics.functional.validation import check_int
 
 
@@ -52,9 +52,12 @@ class EncodedCorpus(NamedTuple):
         return np.diff(self.offsets)
 
 
-def encode_tokenized(tokenized: list[list[Any]]) -> EncodedCorpus:
-    """Encode already tokenized documents; tokens may be any hashable values."""
-    vocab: dict[Any, int] = {}
+def encode_tokenized(
+    tokenized: list[list[Any]], *, vocab: dict[Any, int] | None = None
+) -> EncodedCorpus:
+    """Encode already tokenized documents; tokens may be any hashable values. ``vocab`` (token
+    -> id), when given, is used and extended in place (new tokens get the next ids)."""
+    vocab = {} if vocab is None else vocab
     lengths = np.fromiter((len(toks) for toks in tokenized), dtype=np.int64, count=len(tokenized))
     offsets = np.zeros(len(tokenized) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -74,19 +77,7 @@ def encode_documents(
     """Tokenize ``docs`` (see :func:`~modelcollapse.metrics.functional.text.tokenize_documents`)
     and encode them as integer arrays."""
     tokenized = tokenize_documents(docs, tokenizer, min_docs=min_docs)
-    return encode_tokenized([_token_list(toks, i) for i, toks in enumerate(tokenized)])
-
-
-def _token_list(tokens: Any, index: int) -> list[Any]:
-    # Tokenizers may return any iterable; lists (the usual case) are used as they are.
-    if isinstance(tokens, list):
-        return tokens
-    try:
-        return list(tokens)
-    except TypeError:
-        raise DataError(
-            f"tokenizer: expected a list of tokens, got {type(tokens).__name__} for document {index}"
-        ) from None
+    return encode_tokenized([as_token_list(toks, i) for i, toks in enumerate(tokenized)])
 
 
 class NgramIds(NamedTuple):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.metrics.functional.discrete import entropy
 from modelcollapse.metrics.functional.validation import as_documents, check_int
 
+if TYPE_CHECKING:
+    from modelcollapse.metrics.functional.ngram_table import EncodedCorpus
+
 
 class TokenizedDocs(list):  # type: ignore[type-arg]
     """A batch of documents tokenized once for several metrics: a list of token lists, the
@@ -35,19 +38,34 @@ class TokenizedDocs(list):  # type: ignore[type-arg]
 
     The text metrics take it in place of the documents (:func:`tokenize_documents` returns it
     as it is), so a stream of seven text metrics tokenizes and counts each chunk once, not
-    seven and four times. It must not be modified after it is made.
+    seven and four times; the integer encoding (:meth:`encoded`) is shared the same way. It must
+    not be modified after it is made.
     """
 
     def __init__(self, tokenized: Iterable[list[str]], tokenizer: Tokenizer | str | None) -> None:
         super().__init__(tokenized)
         self.tokenizer = tokenizer
         self._counts: Counter[str] | None = None
+        self._encoded: tuple[EncodedCorpus, list[str]] | None = None
 
     @classmethod
     def of(cls, docs: Any, tokenizer: Tokenizer | str | None = None) -> TokenizedDocs:
         """Tokenize ``docs`` (any number, none included) with ``tokenizer``."""
         tok = get_tokenizer(tokenizer)
-        return cls((tok(doc) for doc in as_documents(docs, min_docs=0)), tokenizer)
+        return cls(
+            (as_token_list(tok(doc), i) for i, doc in enumerate(as_documents(docs, min_docs=0))),
+            tokenizer,
+        )
+
+    def encoded(self) -> tuple[EncodedCorpus, list[str]]:
+        """The batch as integer arrays (ids in first-seen order) and the words of the ids
+        (shared: callers must not modify them)."""
+        if self._encoded is None:
+            from modelcollapse.metrics.functional.ngram_table import encode_tokenized
+
+            vocab: dict[Any, int] = {}
+            self._encoded = encode_tokenized(self, vocab=vocab), list(vocab)
+        return self._encoded
 
     def counts(self) -> Counter[str]:
         """Token frequencies of the batch (shared: callers must not modify it)."""
@@ -56,6 +74,19 @@ class TokenizedDocs(list):  # type: ignore[type-arg]
             for tokens in self:
                 self._counts.update(tokens)
         return self._counts
+
+
+def as_token_list(tokens: Any, index: int) -> list[Any]:
+    """A tokenizer's output for document ``index`` as a list (any iterable; a list, the usual
+    case, as it is), or DataError."""
+    if isinstance(tokens, list):
+        return tokens
+    try:
+        return list(tokens)
+    except TypeError:
+        raise DataError(
+            f"tokenizer: expected a list of tokens, got {type(tokens).__name__} for document {index}"
+        ) from None
 
 
 def tokenize_documents(

@@ -12,7 +12,7 @@ from modelcollapse.metrics.functional.repetition import (
     rep_from_state,
     rep_state,
 )
-from modelcollapse.metrics.functional.text import Tokenizer, tokenize_documents
+from modelcollapse.metrics.functional.text import TokenizedDocs, Tokenizer, tokenize_documents
 from modelcollapse.metrics.functional.validation import check_int
 from modelcollapse.metrics.streaming.base import StreamingMetric
 
@@ -41,6 +41,8 @@ class StreamingRepN(StreamingMetric):
 
     def _batch_state(self, batch: Any) -> tuple[int, RepState]:
         tokenized = tokenize_documents(batch, self.tokenizer, min_docs=0)
+        if isinstance(tokenized, TokenizedDocs):  # encoded once for every metric of a stream
+            return len(tokenized), rep_state(tokenized.encoded()[0], self.n)
         return len(tokenized), rep_state(encode_tokenized([list(t) for t in tokenized]), self.n)
 
     def _merge_states(
