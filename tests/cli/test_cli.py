@@ -233,3 +233,22 @@ def test_relative_data_path_resolves_next_to_the_config(tmp_path, monkeypatch):
     assert Path(cfg.data.params["path"]) == example.parent / "data" / "two_gaussians.npy"
     overridden = load_config(example, overrides=["data.params.path=mine.npy"])
     assert overridden.data.params["path"] == "mine.npy"
+
+
+def test_log_lines_follow_the_current_stderr(monkeypatch):
+    # A handler that kept the stderr of the first main() call printed "Logging error"
+    # tracebacks once that stream was closed (tests swap stderr; so may embedding programs).
+    import io
+    import logging
+
+    from modelcollapse.cli.app import _setup_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging()
+    logging.getLogger("modelcollapse.test").info("one")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("modelcollapse.test").info("two")
+    assert second.getvalue() == "INFO: two\n"

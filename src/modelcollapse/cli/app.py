@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
 
@@ -65,11 +66,25 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is at each record, not as it was when the handler was
+    made: a program (or a test) that calls ``main`` more than once may swap stderr between
+    calls, and a handler holding the old, closed stream prints "Logging error" tracebacks."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     # Library warnings (e.g. how many bad records were quarantined) go to stderr, one line each.
     logger = logging.getLogger("modelcollapse")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

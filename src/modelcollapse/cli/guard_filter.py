@@ -9,7 +9,8 @@ input`` is checked per step and for the run.
 Sharded input (FILE a directory or a quoted glob, or any of ``--executor``, ``--workers``,
 ``--address``) runs one task per shard through
 :func:`modelcollapse.guard.sharded.filter_shards`; ``--out`` and ``--exclusions`` are then
-directories that receive one file per shard.
+directories that receive one file per shard, and ``--resume`` finishes a killed job in the
+same folders, skipping the shards it finished (:mod:`modelcollapse.guard.filter_resume`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ def filter_command(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Shards: replace output files of an earlier run in the folders."
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Shards: finish a killed job in the same folders with the same options, skipping "
+        "the shards it finished (not with --overwrite).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Keep the documents no check flags; write the others with the check that fired.
@@ -132,6 +139,8 @@ def filter_command(
       modelcollapse guard filter crawl_shards/ --out kept/ --exclusions excluded/ --watermark-key-file wm.key --workers 2
 
       modelcollapse guard filter 'crawl/part-*.parquet' --out kept/ --exclusions excluded/ --registry sqlite:////shared/reg.db --executor ray --address 127.0.0.1:6379
+
+      modelcollapse guard filter crawl_shards/ --out kept/ --exclusions excluded/ --watermark-key-file wm.key --workers 2 --resume
     """
     from modelcollapse.guard.pipeline import run_pipeline
     from modelcollapse.measure.sharded import is_sharded
@@ -150,9 +159,14 @@ def filter_command(
         name = executor.value if executor else ("ray" if address else "local")
         _filter_sharded(
             file, out, exclusions, plan, cal, executor=name, workers=workers, address=address,
-            on_error=on_error, overwrite=overwrite, as_json=as_json,
+            on_error=on_error, overwrite=overwrite, resume=resume, as_json=as_json,
         )  # fmt: skip
         return
+    if resume:
+        raise InvalidParameterError(
+            f"--resume: expected shards (a directory, a quoted glob or --executor), got the single "
+            f"file {file}"
+        )
     check_output(out, "--out")
     check_output(exclusions, "--exclusions")
     check_distinct(file, out, exclusions)
@@ -320,6 +334,7 @@ def _filter_sharded(
     address: str | None,
     on_error: OnError,
     overwrite: bool,
+    resume: bool,
     as_json: bool,
 ) -> None:
     """``guard filter`` over shards: --out and --exclusions are directories."""
@@ -327,7 +342,7 @@ def _filter_sharded(
 
     result = filter_shards(
         file, plan, out, exclusions, executor=executor, workers=workers, address=address,
-        on_error=on_error.value, overwrite=overwrite,
+        on_error=on_error.value, overwrite=overwrite, resume=resume,
         progress=not as_json and sys.stderr.isatty(),
     )  # fmt: skip
     checks = result.checks
@@ -343,5 +358,7 @@ def _filter_sharded(
     if as_json:
         echo_json(result.to_dict())
         return
+    if resume:
+        typer.echo(f"skipped {result.n_skipped} finished shard(s)")
     _echo_stats(result.stats, out, exclusions)
     typer.echo(f"{result.n_shards} shard(s), {result.n_bad} bad record(s) skipped")

@@ -25,3 +25,22 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
+    """The dotted key (``"a.b.0"``) of the first place two JSON-like values differ, ``"<root>"``
+    when they differ at the top, or None when they are equal (NaN equals NaN here)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in dict.fromkeys([*old, *new]):
+            found = first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = first_difference(a, b, f"{prefix}{i}.")
+            if found:
+                return found
+        return None
+    both_nan = isinstance(old, float) and isinstance(new, float) and old != old and new != new
+    return None if old == new or both_nan else prefix.rstrip(".") or "<root>"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,13 @@ def _writer_for(path: Path, what: str) -> Callable[[Iterable[Document], Path], i
     )
 
 
+def _count(d: Mapping[str, Any], key: str) -> int:
+    value = d.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterError(f"{key}: expected a count (an integer >= 0), got {value!r}")
+    return value
+
+
 @dataclass
 class StepStats:
     """Counts of one step's run: ``n_in == n_kept + n_excluded``; drops by reason."""
@@ -85,6 +92,19 @@ class StepStats:
             "n_excluded": self.n_excluded,
             "reasons": dict(sorted(self.reasons.items())),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StepStats:
+        """The stats :meth:`to_dict` wrote (e.g. read back from a resumed job's record)."""
+        if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
+            raise InvalidParameterError(f"expected a step stats object with a name, got {d!r}")
+        counts = [_count(d, key) for key in ("n_in", "n_kept", "n_excluded")]
+        reasons = d.get("reasons", {})
+        if not isinstance(reasons, Mapping) or not all(isinstance(k, str) for k in reasons):
+            raise InvalidParameterError(
+                f"reasons: expected an object of reason -> count, got {reasons!r}"
+            )
+        return cls(d["name"], *counts, Counter({k: _count(reasons, k) for k in reasons}))
 
     def merge(self, other: StepStats) -> StepStats:
         """The counts of this run and ``other`` together, as a new object: counts and
@@ -128,6 +148,23 @@ class PipelineStats:
             "exclusions_path": None if self.exclusions_path is None else str(self.exclusions_path),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PipelineStats:
+        """The stats :meth:`to_dict` wrote (``output_path``/``exclusions_path`` optional);
+        ``documents`` is None. Inverse of :meth:`to_dict` up to the documents."""
+        if not isinstance(d, Mapping) or not isinstance(d.get("steps"), list):
+            raise InvalidParameterError(f"expected a pipeline stats object with steps, got {d!r}")
+        paths = [d.get(key) for key in ("output_path", "exclusions_path")]
+        for key, value in zip(("output_path", "exclusions_path"), paths, strict=True):
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterError(f"{key}: expected a path string or null, got {value!r}")
+        return cls(
+            *(_count(d, key) for key in ("n_input", "n_output", "n_excluded")),
+            steps=[StepStats.from_dict(s) for s in d["steps"]],
+            output_path=None if paths[0] is None else Path(paths[0]),
+            exclusions_path=None if paths[1] is None else Path(paths[1]),
+        )
 
     @classmethod
     def merged(

@@ -31,6 +31,12 @@ exact).
 
 Shards, the registry database and the key file must be reachable at the same path from every
 worker (on a cluster: a shared filesystem). Relative paths are made absolute on the driver.
+
+Resume: the job writes ``exclusions_dir/.guard-filter.json`` before any task and every task
+writes ``exclusions_dir/.<output name>.done.json`` last (:mod:`modelcollapse.guard.filter_resume`),
+so ``resume=True`` (CLI ``--resume``) finishes a killed job in the same folders: finished shards
+are skipped, their stats read back, and the merged result and the folders are those of an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -38,7 +44,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +58,14 @@ from modelcollapse.errors import (
 )
 from modelcollapse.execution.base import raise_task_cause
 from modelcollapse.guard.filter_plan import FilterPlan, load_watermark_tokenizer
+from modelcollapse.guard.filter_resume import (
+    done_record_path,
+    read_done,
+    remove_leftovers,
+    shard_state,
+    start_job,
+    write_done,
+)
 from modelcollapse.guard.pipeline import PipelineStats, run_pipeline
 
 if TYPE_CHECKING:
@@ -139,7 +152,9 @@ def iter_shard_documents(
 
 @dataclass(frozen=True)
 class ShardFilterTask:
-    """One shard to filter (picklable: it travels to the worker; it holds no key)."""
+    """One shard to filter (picklable: it travels to the worker; it holds no key). With
+    ``record_path``, the task writes its done record there last, tagged with ``job`` (the job
+    record's SHA-256)."""
 
     path: Path
     plan: FilterPlan
@@ -149,6 +164,8 @@ class ShardFilterTask:
     id_field: str
     on_error: str
     created_at: str
+    record_path: Path | None = None
+    job: str = ""
 
 
 @dataclass
@@ -170,7 +187,9 @@ class ShardFilterResult:
 
 
 def filter_shard(task: ShardFilterTask) -> ShardFilterResult:
-    """Filter one shard into its output and exclusion files (an executor task)."""
+    """Filter one shard into its output and exclusion files (an executor task); then, when the
+    task has a ``record_path``, write its done record."""
+    state = shard_state(task.path)  # before reading: a shard changed meanwhile is redone
     with Quarantine(task.path, task.on_error) as q, task.plan.open_steps() as steps:
         docs = iter_shard_documents(
             task.path, q, text_field=task.text_field, id_field=task.id_field,
@@ -179,18 +198,27 @@ def filter_shard(task: ShardFilterTask) -> ShardFilterResult:
         stats = run_pipeline(
             docs, steps, exclusions_path=task.exclusions_path, output_path=task.output_path
         )
-    return ShardFilterResult(task.path, stats, q.n_bad, q.written)
+    result = ShardFilterResult(task.path, stats, q.n_bad, q.written)
+    if task.record_path is not None:
+        write_done(
+            task.record_path, job=task.job, shard=task.path, state=state, stats=stats,
+            n_bad=q.n_bad, quarantine_path=q.written, output_path=task.output_path,
+            exclusions_path=task.exclusions_path,
+        )  # fmt: skip
+    return result
 
 
 @dataclass
 class ShardedFilterResult:
     """The merged run: ``stats`` over all shards (in shard order), per-shard results, bad
-    records, and ``checks``, a JSON-ready description of the checks (registry URL without its
-    password, watermark parameters with the key's SHA-256 fingerprint, never the key)."""
+    records, ``checks``, a JSON-ready description of the checks (registry URL without its
+    password, watermark parameters with the key's SHA-256 fingerprint, never the key), and
+    ``skipped``, the indices of the shards a resumed run found finished and did not redo."""
 
     stats: PipelineStats
     shards: list[ShardFilterResult]
     checks: dict[str, Any] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def n_bad(self) -> int:
@@ -200,12 +228,18 @@ class ShardedFilterResult:
     def n_shards(self) -> int:
         return len(self.shards)
 
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped)
+
     def to_dict(self) -> dict[str, Any]:
-        """The single-file ``guard filter --json`` summary plus ``n_shards`` and ``shards``."""
+        """The single-file ``guard filter --json`` summary plus ``n_shards``, ``n_skipped`` and
+        ``shards``."""
         return {
             **self.stats.to_dict(),
             "n_bad": self.n_bad,
             "n_shards": self.n_shards,
+            "n_skipped": self.n_skipped,
             "checks": self.checks,
             "shards": [s.to_dict() for s in self.shards],
         }
@@ -334,6 +368,7 @@ def filter_shards(
     text_field: str = "text",
     id_field: str = "id",
     overwrite: bool = False,
+    resume: bool = False,
     created_at: str | None = None,
     progress: bool = False,
 ) -> ShardedFilterResult:
@@ -346,19 +381,31 @@ def filter_shards(
             detector's threshold already resolved.
         out_dir, exclusions_dir: directories (created when missing) for the kept and dropped
             documents, one file per shard (see the module docstring); refused when they already
-            hold a target file, unless ``overwrite``.
+            hold a target file or an earlier job, unless ``overwrite`` or ``resume``.
         executor: an :class:`~modelcollapse.execution.base.Executor` (left open) or a name for
             :func:`~modelcollapse.execution.base.get_executor` with ``workers`` and ``address``
             (closed at the end).
         on_error, text_field, id_field: as :func:`~modelcollapse.data.readers.read_documents`,
             per shard (an empty shard is fine; a run without any good record is a DataError).
+        overwrite: replace the outputs and the job of an earlier run in the folders.
+        resume: finish the job an earlier, interrupted call started in the same folders (see
+            :mod:`modelcollapse.guard.filter_resume`): the same inputs, checks and options are
+            required (else InvalidParameterError naming the first difference), shards whose done
+            record matches are skipped, the others recomputed. Not with ``overwrite``.
         created_at: the ``provenance.created_at`` given to records without one (default: the
-            time this call starts, UTC, to the second; the same for every shard).
+            time the job started, UTC, to the second, reused on resume; the same for every
+            shard).
         progress: show a progress bar over shards (on stderr).
 
-    Returns the merged stats, per-shard results and the checks' description; identical for any
-    executor and worker count. A failed task stops the run with the task's own error (a bad
-    record's DataError names ``file:line``); shards finished by then keep their outputs.
+    Returns the merged stats, per-shard results, the checks' description and the skipped
+    shards; identical for any executor and worker count, and for a resumed and an
+    uninterrupted job. A failed task stops the run with the task's own error (a bad record's
+    DataError names ``file:line``); shards finished by then keep their outputs.
+
+    Example (a job killed part way, run again with the same arguments)::
+
+        res = filter_shards("crawl/", plan, "kept/", "excluded/", resume=True)
+        res.n_skipped  # shards finished before the kill, not redone
     """
     from modelcollapse.execution.base import get_executor
     from modelcollapse.measure.sharded import expand_shards
@@ -367,39 +414,68 @@ def filter_shards(
     if not isinstance(plan, FilterPlan):
         raise InvalidParameterError(f"plan: expected a FilterPlan, got {type(plan).__name__}")
     on_error = check_on_error(on_error)
-    if created_at is None:
-        created_at = datetime.now(UTC).isoformat(timespec="seconds")
-    elif not isinstance(created_at, str) or not created_at:
+    if overwrite and resume:
+        raise InvalidParameterError(
+            "expected at most one of overwrite (start again) and resume (finish an interrupted "
+            "job), got both"
+        )
+    if created_at is not None and (not isinstance(created_at, str) or not created_at):
         raise InvalidParameterError(
             f"created_at: expected an ISO 8601 timestamp string, got {created_at!r}"
         )
     shards = [p.absolute() for p in expand_shards(inputs, "inputs")]
     out = Path(out_dir).expanduser().absolute()
     excl = Path(exclusions_dir).expanduser().absolute()
-    pairs = _targets(shards, out, excl, overwrite)
+    pairs = _targets(shards, out, excl, overwrite or resume)
     plan, checks = prepare_plan(plan)
+    names = [o.name for o, _ in pairs]
+    created_at, job = start_job(
+        excl, checks=checks, plan=plan, shards=shards, outputs=names, on_error=on_error,
+        text_field=text_field, id_field=id_field, created_at=created_at, resume=resume,
+        overwrite=overwrite,
+    )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    excl.mkdir(parents=True, exist_ok=True)
-    tasks = [
-        ShardFilterTask(shard, plan, o, e, text_field, id_field, on_error, created_at)
-        for shard, (o, e) in zip(shards, pairs, strict=True)
-    ]
-    results: list[ShardFilterResult | None] = [None] * len(tasks)
-    own = isinstance(executor, str)
-    ex: Executor = get_executor(executor, workers=workers, address=address) if own else executor  # type: ignore[arg-type]
-    try:
-        with progress_bar(progress, len(tasks), "guard filter (shards)", stderr=True) as advance:
-            for index, result in ex.map(filter_shard, tasks):
-                results[index] = result
-                advance()
-    except ModelCollapseError as exc:
-        raise_task_cause(exc)
-        raise
-    finally:
-        if own:
-            ex.close()
+    results: list[ShardFilterResult | None] = [None] * len(shards)
+    tasks: list[ShardFilterTask] = []
+    todo: list[int] = []  # shard index of each task
+    for i, (shard, (o, e)) in enumerate(zip(shards, pairs, strict=True)):
+        record = done_record_path(excl, o.name)
+        found = (
+            read_done(record, job=job, shard=shard, output_path=o, exclusions_path=e)
+            if resume
+            else None
+        )
+        if found is not None:
+            results[i] = ShardFilterResult(shard, found.stats, found.n_bad, found.quarantine_path)
+            continue
+        if resume:  # what a killed task left: its done record (if stale) and its temporaries
+            record.unlink(missing_ok=True)
+            remove_leftovers([out, excl], [o.name])
+            remove_leftovers([shard.parent], [f"{shard.name}.quarantine.jsonl"])
+        todo.append(i)
+        tasks.append(
+            ShardFilterTask(
+                shard, plan, o, e, text_field, id_field, on_error, created_at, record, job
+            )
+        )
+    if tasks:
+        own = isinstance(executor, str)
+        ex: Executor = (
+            get_executor(executor, workers=workers, address=address) if own else executor  # type: ignore[assignment]
+        )
+        try:
+            with progress_bar(progress, len(tasks), "guard filter (shards)", stderr=True) as adv:
+                for index, result in ex.map(filter_shard, tasks):
+                    results[todo[index]] = result
+                    adv()
+        except ModelCollapseError as exc:
+            raise_task_cause(exc)
+            raise
+        finally:
+            if own:
+                ex.close()
     done = [r for r in results if r is not None]
-    assert len(done) == len(tasks), "every task reports once"
+    assert len(done) == len(shards), "every shard reports once"
     stats = PipelineStats.merged([r.stats for r in done], output_path=out, exclusions_path=excl)
     if stats.n_output + stats.n_excluded != stats.n_input:
         raise ModelCollapseError(
@@ -412,4 +488,5 @@ def filter_shards(
         where = str(shards[0]) if len(shards) == 1 else f"{named} ({len(shards)} shards)"
         reason = f"no valid records: all {n_bad} record(s) are bad" if n_bad else "no records"
         raise DataError(reason, path=where)
-    return ShardedFilterResult(stats, done, checks)
+    skipped = sorted(set(range(len(shards))) - set(todo))
+    return ShardedFilterResult(stats, done, checks, skipped)

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from modelcollapse.data.json_values import first_difference
 from modelcollapse.errors import InvalidParameterError, ModelCollapseError
 from modelcollapse.execution.base import Executor
 from modelcollapse.execution.local import LocalExecutor
@@ -107,23 +108,6 @@ def _document(spec: SweepSpec, runs: list[Run]) -> dict[str, Any]:
     }
 
 
-def _first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in list(dict.fromkeys([*old, *new])):
-            found = _first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
-            if found:
-                return found
-        return None
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            found = _first_difference(a, b, f"{prefix}{i}.")
-            if found:
-                return found
-        return None
-    both_nan = isinstance(old, float) and isinstance(new, float) and old != old and new != new
-    return None if old == new or both_nan else prefix.rstrip(".") or "<root>"
-
-
 def prepare(spec: SweepSpec, runs: list[Run], out_dir: Path, *, resume: bool) -> bool:
     """Write ``sweep.yaml`` for a new sweep, or check the stored one; True when continuing.
 
@@ -143,7 +127,7 @@ def prepare(spec: SweepSpec, runs: list[Run], out_dir: Path, *, resume: bool) ->
                 f"{path}: expected a sweep written by modelcollapse, got {type(stored).__name__}"
             )
         stored_id = {k: stored.get(k) for k in ("base", "grid", "runs")}
-        diff = _first_difference(stored_id, spec.identity())
+        diff = first_difference(stored_id, spec.identity())
         if diff is not None:
             raise InvalidParameterError(
                 f"{out_dir} holds a different sweep ({diff!r} differs from the stored "
