@@ -9,6 +9,17 @@ from rich.console import Console
 
 from modelcollapse.cli.measure import OnError
 
+# Shared with ``sweep`` (which applies it within each run).
+CHECKPOINT_EVERY_OPTION = typer.Option(
+    1.0,
+    "--checkpoint-every",
+    min=0.0,
+    metavar="SECONDS",
+    help="Write a replicate's checkpoint at most this often (generation 0 and the last are "
+    "always written; 0 writes every generation). A kill loses at most this much work; the "
+    "results do not depend on it.",
+)
+
 
 def simulate(
     config: Path = typer.Argument(..., help="Experiment config (YAML)."),
@@ -27,15 +38,7 @@ def simulate(
         "records into a quarantine file beside the input and report their count.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
-    checkpoint_every: float = typer.Option(
-        1.0,
-        "--checkpoint-every",
-        min=0.0,
-        metavar="SECONDS",
-        help="Write a replicate's checkpoint at most this often (generation 0 and the last are "
-        "always written; 0 writes every generation). A kill loses at most this much work; the "
-        "results do not depend on it.",
-    ),
+    checkpoint_every: float = CHECKPOINT_EVERY_OPTION,
     mlflow: str | None = typer.Option(
         None,
         "--mlflow",

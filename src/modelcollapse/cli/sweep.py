@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from modelcollapse.cli.simulate import CHECKPOINT_EVERY_OPTION
+
 
 def sweep(
     sweep_file: Path = typer.Argument(..., help="Sweep file (YAML): base config plus grid/runs."),
@@ -34,14 +36,7 @@ def sweep(
         "path for the local file store (e.g. --mlflow mlruns). Needs the 'mlflow' extra.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    checkpoint_every: float = typer.Option(
-        1.0,
-        "--checkpoint-every",
-        min=0.0,
-        metavar="SECONDS",
-        help="Within each run, write a replicate's checkpoint at most this often (0: every "
-        "generation). The results do not depend on it.",
-    ),
+    checkpoint_every: float = CHECKPOINT_EVERY_OPTION,
 ) -> None:
     r"""Run every combination of a sweep file and write one results table.
 
