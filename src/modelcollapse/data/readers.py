@@ -23,7 +23,7 @@ libraries never escape as raw tracebacks: they become :class:`DataError` with ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -140,6 +140,51 @@ def _parquet_objects(path: Path, text_field: str) -> Iterator[Rec]:
         yield Rec(rec.line, rec.raw, row)
 
 
+def text_records(path: Path, text_field: str = "text") -> Iterator[Rec | Bad]:
+    """The raw records of a text data file (JSONL, CSV, Parquet or TXT, gzipped too), bad ones
+    as :class:`Bad`; DataError for ``.npy``, before anything is read."""
+    fmt, gz = detect_format(path)
+    if fmt == "jsonl":
+        return iter_json(path, gz)
+    if fmt == "csv":
+        return _csv_objects(path, gz, text_field)
+    if fmt == "parquet":
+        return _parquet_objects(path, text_field)
+    if fmt == "txt":
+        return (
+            Rec(r.line, r.raw, {text_field: r.value}) if isinstance(r, Rec) else r
+            for r in iter_text(path, gz)
+        )
+    raise DataError(
+        "expected a text format (.jsonl, .ndjson, .csv, .parquet, .txt), got .npy", path=str(path)
+    )
+
+
+def iter_documents(
+    path: Path,
+    q: Quarantine,
+    text_field: str = "text",
+    id_field: str = "id",
+    *,
+    prepare: Callable[[Any], Any] | None = None,
+) -> Iterator[tuple[Rec, Document]]:
+    """The good records of a text data file, streamed, as ``(record, Document)``; bad ones go
+    to ``q``. ``prepare`` may rewrite a record's object before it becomes a Document (the
+    record itself keeps the original, for the quarantine)."""
+    records = text_records(path, text_field)
+    stem = Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
+    for rec in records:
+        if isinstance(rec, Bad):
+            q.reject(rec.line, rec.reason, rec.raw)
+            continue
+        value = rec.value if prepare is None else prepare(rec.value)
+        doc = to_document(value, rec.line, stem, text_field, id_field)
+        if isinstance(doc, str):
+            q.reject(rec.line, doc, rec.raw, rec.value)
+        else:
+            yield rec, doc
+
+
 def read_documents(
     path: str | Path,
     *,
@@ -151,35 +196,8 @@ def read_documents(
     """Read a text data file into Documents (see the module docstring for the rules)."""
     src = require_file(path)
     check_on_error(on_error)
-    fmt, gz = detect_format(src)
-    if fmt == "npy":
-        raise DataError(
-            "expected a text format (.jsonl, .ndjson, .csv, .parquet, .txt), got .npy",
-            path=str(src),
-        )
-    stem = Path(src.name.removesuffix(".gz").removesuffix(".GZ")).stem
-    docs: list[Document] = []
     with Quarantine(src, on_error, quarantine) as q:
-        if fmt == "jsonl":
-            records: Iterator[Rec | Bad] = iter_json(src, gz)
-        elif fmt == "csv":
-            records = _csv_objects(src, gz, text_field)
-        elif fmt == "parquet":
-            records = _parquet_objects(src, text_field)
-        else:
-            records = (
-                Rec(r.line, r.raw, {text_field: r.value}) if isinstance(r, Rec) else r
-                for r in iter_text(src, gz)
-            )
-        for rec in records:
-            if isinstance(rec, Bad):
-                q.reject(rec.line, rec.reason, rec.raw)
-                continue
-            doc = to_document(rec.value, rec.line, stem, text_field, id_field)
-            if isinstance(doc, str):
-                q.reject(rec.line, doc, rec.raw, rec.value)
-            else:
-                docs.append(doc)
+        docs = [doc for _, doc in iter_documents(src, q, text_field, id_field)]
     q.check_found(len(docs))
     return ReadResult(
         path=src,

@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelcollapse.data.document import Document
 from modelcollapse.data.quarantine import Quarantine, check_on_error
-from modelcollapse.data.readers import _csv_objects, _parquet_objects, to_document
-from modelcollapse.data.records import Bad, Rec, detect_format, iter_json, iter_text
+from modelcollapse.data.readers import iter_documents
+from modelcollapse.data.records import detect_format
 from modelcollapse.errors import (
     DataError,
     InvalidParameterError,
@@ -120,34 +120,9 @@ def iter_shard_documents(
     :func:`~modelcollapse.data.readers.read_documents` without holding the file in memory and
     without its "no records" error (an empty shard is a shard with nothing to filter). With
     ``created_at``, records without ``provenance.created_at`` get that timestamp."""
-    fmt, gz = detect_format(path)
-    if fmt == "jsonl":
-        records: Iterator[Rec | Bad] = iter_json(path, gz)
-    elif fmt == "csv":
-        records = _csv_objects(path, gz, text_field)
-    elif fmt == "parquet":
-        records = _parquet_objects(path, text_field)
-    elif fmt == "txt":
-        records = (
-            Rec(r.line, r.raw, {text_field: r.value}) if isinstance(r, Rec) else r
-            for r in iter_text(path, gz)
-        )
-    else:
-        raise DataError(
-            "expected a text format (.jsonl, .ndjson, .csv, .parquet, .txt), got .npy",
-            path=str(path),
-        )
-    stem = Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
-    for rec in records:
-        if isinstance(rec, Bad):
-            q.reject(rec.line, rec.reason, rec.raw)
-            continue
-        value = rec.value if created_at is None else _stamped(rec.value, created_at)
-        doc = to_document(value, rec.line, stem, text_field, id_field)
-        if isinstance(doc, str):
-            q.reject(rec.line, doc, rec.raw, rec.value)
-        else:
-            yield doc
+    stamp = None if created_at is None else (lambda obj: _stamped(obj, created_at))
+    for _, doc in iter_documents(path, q, text_field, id_field, prepare=stamp):
+        yield doc
 
 
 @dataclass(frozen=True)
