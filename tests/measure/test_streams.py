@@ -4,6 +4,7 @@ state per metric, and shards merge to one pass; ``TokenizedDocs`` is never re-to
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import pickle
 
@@ -129,3 +130,32 @@ def test_tokenized_docs_are_used_as_they_are():
     with pytest.raises(DataError, match="at least 4 document"):
         tokenize_documents(batch, tok, min_docs=4)
     assert TokenizedDocs.of([], None) == []
+
+
+def test_a_read_chunk_is_tokenized_once_for_the_check_and_every_metric(tmp_path):
+    # The reader's no-token check and every text metric share one tokenization per document.
+    from modelcollapse.data.quarantine import Quarantine
+    from modelcollapse.measure.files import _text_chunks
+
+    calls = []
+
+    def tok(doc):
+        calls.append(doc)
+        return doc.split()
+
+    lines = [f"w{i % 7} w{i % 3} shared" for i in range(40)] + ['{"text": " "}']
+    path = tmp_path / "docs.jsonl"
+    path.write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in lines[:40]) + lines[40] + "\n",
+        encoding="utf-8",
+    )
+    streams = Streams("text", TEXT, tokenizer=tok)
+    with Quarantine(path, "skip") as q:
+        for chunk in _text_chunks(path, q, "text", "id", 16, [], tok):
+            streams.update("candidate", chunk)
+    assert q.n_bad == 1 and len(calls) == 41  # once per line, the token-less one included
+    expected = Streams("text", TEXT, tokenizer=tok)
+    expected.update("candidate", lines[:40])
+    got, want = streams.stats["candidate"], expected.stats["candidate"]
+    assert got.counter() == want.counter() and got.bigram_state() == want.bigram_state()
+    assert streams.one["rep_n"]["candidate"].state == expected.one["rep_n"]["candidate"].state

@@ -40,14 +40,15 @@ import numpy as np
 
 from modelcollapse.data.array_readers import iter_array
 from modelcollapse.data.quarantine import Quarantine, check_on_error
-from modelcollapse.data.readers import _csv_objects, _parquet_objects, to_document
-from modelcollapse.data.records import Bad, Rec, detect_format, iter_json, iter_text, require_file
+from modelcollapse.data.readers import iter_documents
+from modelcollapse.data.records import detect_format, require_file
 from modelcollapse.data.tokenize import Tokenizer, get_tokenizer, tokenizer_name
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
 from modelcollapse.measure.measure import measure as measure_data
 from modelcollapse.measure.result import MeasureResult
-from modelcollapse.measure.streams import Streams
+from modelcollapse.measure.streams import Streams, TextChunk
+from modelcollapse.metrics.functional.text import TokenizedDocs, as_token_list
 from modelcollapse.rng import as_generator
 
 DEFAULT_MAX_RECORDS = 5000
@@ -122,24 +123,6 @@ class Reservoir:
         return [self.items[i] for i in order.tolist()]
 
 
-def _text_records(src: Path, text_field: str) -> Iterator[Rec | Bad]:
-    fmt, gz = detect_format(src)
-    if fmt == "jsonl":
-        return iter_json(src, gz)
-    if fmt == "csv":
-        return _csv_objects(src, gz, text_field)
-    if fmt == "parquet":
-        return _parquet_objects(src, text_field)
-    if fmt == "txt":
-        return (
-            Rec(r.line, r.raw, {text_field: r.value}) if isinstance(r, Rec) else r
-            for r in iter_text(src, gz)
-        )
-    raise DataError(
-        "expected a text format (.jsonl, .ndjson, .csv, .parquet, .txt), got .npy", path=str(src)
-    )
-
-
 def _text_chunks(
     src: Path,
     q: Quarantine,
@@ -148,30 +131,26 @@ def _text_chunks(
     chunk_size: int,
     lines: list[int],
     tokenizer: Tokenizer | str | None = None,
-) -> Iterator[list[str]]:
+) -> Iterator[TextChunk]:
+    # The tokens that decide "no tokens, bad record" are kept for the text metrics.
     tokenize = get_tokenizer(tokenizer)
     no_tokens = no_tokens_reason(tokenizer)
-    stem = Path(src.name.removesuffix(".gz").removesuffix(".GZ")).stem
-    chunk: list[str] = []
-    for rec in _text_records(src, text_field):
-        if isinstance(rec, Bad):
-            q.reject(rec.line, rec.reason, rec.raw)
-            continue
-        doc = to_document(rec.value, rec.line, stem, text_field, id_field)
-        if isinstance(doc, str):
-            q.reject(rec.line, doc, rec.raw, rec.value)
-            continue
-        if not tokenize(doc.text):
+    texts: list[str] = []
+    tokens: list[list[str]] = []
+    for rec, doc in iter_documents(src, q, text_field, id_field):
+        toks = as_token_list(tokenize(doc.text), len(texts))
+        if not toks:
             q.reject(rec.line, no_tokens, rec.raw, rec.value)
             continue
         if not lines:
             lines.append(rec.line)
-        chunk.append(doc.text)
-        if len(chunk) >= chunk_size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        texts.append(doc.text)
+        tokens.append(toks)
+        if len(texts) >= chunk_size:
+            yield TextChunk(texts, TokenizedDocs(tokens, tokenizer))
+            texts, tokens = [], []
+    if texts:
+        yield TextChunk(texts, TokenizedDocs(tokens, tokenizer))
 
 
 def _numeric_chunks(
@@ -226,6 +205,19 @@ def load_input(
     return InputSample(src, data, reservoir.seen, q.n_bad, q.written, first)
 
 
+def check_read_settings(
+    kind: str, max_records: Any, chunk_size: Any, tokenizer: Tokenizer | str | None
+) -> str:
+    """The checked measure ``kind``; InvalidParameterError for a bad kind, record cap, chunk
+    size or tokenizer (checked before any input is read)."""
+    kind = check_kind(kind)
+    for name, value in (("max_records", max_records), ("chunk_size", chunk_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise InvalidParameterError(f"{name}: expected an integer >= 2, got {value!r}")
+    get_tokenizer(tokenizer)
+    return kind
+
+
 def measure_files(
     reference: str | Path,
     candidate: str | Path,
@@ -248,11 +240,7 @@ def measure_files(
     and the no-token check included (see ``measure``); ``measure_kwargs`` go to ``measure``
     (``n_boot``, ``level``, ``embeddings``, ...). See the module docstring.
     """
-    kind = check_kind(kind)
-    for name, value in (("max_records", max_records), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise InvalidParameterError(f"{name}: expected an integer >= 2, got {value!r}")
-    get_tokenizer(tokenizer)
+    kind = check_read_settings(kind, max_records, chunk_size, tokenizer)
     for path in (reference, candidate):  # fail fast, before reading anything
         detect_format(require_file(path))
     gen = as_generator(rng)

@@ -47,7 +47,7 @@ import numpy as np
 
 from modelcollapse.data.quarantine import Quarantine, check_on_error
 from modelcollapse.data.records import SUFFIXES, detect_format, require_file
-from modelcollapse.data.tokenize import Tokenizer, get_tokenizer
+from modelcollapse.data.tokenize import Tokenizer
 from modelcollapse.errors import DataError, InvalidParameterError, ModelCollapseError
 from modelcollapse.execution.base import Executor, get_executor, raise_task_cause
 from modelcollapse.measure.files import (
@@ -58,8 +58,9 @@ from modelcollapse.measure.files import (
     _numeric_chunks,
     _text_chunks,
     add_stream_results,
+    check_read_settings,
 )
-from modelcollapse.measure.measure import EMBEDDING_PREFIX, check_kind, default_metric_names
+from modelcollapse.measure.measure import EMBEDDING_PREFIX, default_metric_names
 from modelcollapse.measure.measure import measure as measure_data
 from modelcollapse.measure.result import MeasureResult
 from modelcollapse.rng import as_generator
@@ -283,12 +284,8 @@ def measure_shards(
 
     The result is identical for every executor and worker count (see the module docstring).
     """
-    kind = check_kind(kind)
-    for name, value in (("max_records", max_records), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise InvalidParameterError(f"{name}: expected an integer >= 2, got {value!r}")
+    kind = check_read_settings(kind, max_records, chunk_size, tokenizer)
     check_on_error(on_error)
-    get_tokenizer(tokenizer)
     ref_shards = expand_shards(reference, "reference")
     cand_shards = expand_shards(candidate, "candidate")
     gen = as_generator(rng)

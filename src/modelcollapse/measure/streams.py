@@ -18,6 +18,7 @@ values are the same (tested).
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,17 @@ SHARED_STATE = {
 SIDES = ("candidate", "reference")
 
 
+class TextChunk(list):  # type: ignore[type-arg]
+    """A chunk of documents (a list of texts) with their tokens: the reader tokenizes each
+    document once to find those without tokens, and :meth:`Streams.update` takes the tokens
+    (leaving ``tokens`` None, so they are freed with the update's caches, not kept alive by the
+    reader's loop variable while the next chunk is read)."""
+
+    def __init__(self, texts: list[str], tokens: TokenizedDocs) -> None:
+        super().__init__(texts)
+        self.tokens: TokenizedDocs | None = tokens
+
+
 @dataclass
 class Streams:
     """The streaming metrics of one measurement; pair streams see both inputs."""
@@ -98,7 +110,12 @@ class Streams:
     def update(self, side: str, chunk: Any) -> None:
         """Add a chunk (documents or rows) of ``side`` to every stream."""
         if self.kind == "text":  # tokenize once for every text metric
-            chunk = TokenizedDocs.of(chunk, self.tokenizer)
+            tokens = chunk.tokens if isinstance(chunk, TextChunk) else None
+            if tokens is not None and tokens.tokenizer is self.tokenizer:
+                chunk.tokens = None  # taken: see TextChunk
+                chunk = tokens
+            else:
+                chunk = TokenizedDocs.of(chunk, self.tokenizer)
         if self.stats:
             self.stats[side].update(chunk)
         for per_side in self.one.values():
@@ -139,21 +156,27 @@ class Streams:
         if not self.stats:
             return
         docs = {side: stats.docs for side, stats in self.stats.items()}
-        counts = {side: stats.counter() for side, stats in self.stats.items()}
+        counters: dict[str, Counter[str]] = {}  # built once per side, and only when asked
+
+        def counts(side: str) -> Counter[str]:
+            if side not in counters:
+                counters[side] = self.stats[side].counter()
+            return counters[side]
+
         for per_side in self.one.values():
             for side, metric in per_side.items():
                 form = SHARED_STATE.get(type(metric).__name__)
                 if form == "counts":
-                    metric.state = (docs[side], counts[side])
+                    metric.state = (docs[side], counts(side))
                 elif form == "bigrams":
                     metric.state = (docs[side], self.stats[side].bigram_state())
         for metric, _form in self.pair.values():
             if _shares(metric):
                 metric.state = (
                     docs["candidate"],
-                    counts["candidate"],
+                    counts("candidate"),
                     docs["reference"],
-                    counts["reference"],
+                    counts("reference"),
                 )
 
 
