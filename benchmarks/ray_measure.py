@@ -189,14 +189,14 @@ def cpu_seconds() -> dict[str, float]:
     """CPU seconds so far of this process (the driver), of the Ray workers, and of Ray's own
     services (GCS, raylet, agents): where the two cores went."""
     me = psutil.Process()
+    workers = {proc.pid for proc in _ray_workers()}
     out = {"driver": sum(me.cpu_times()[:2]), "workers": 0.0, "ray": 0.0}
     for proc in me.children(recursive=True):
         try:
-            title = " ".join(proc.cmdline())
             used = sum(proc.cpu_times()[:2])
         except psutil.Error:
             continue
-        out["workers" if title.startswith("ray::") and "Agent" not in title else "ray"] += used
+        out["workers" if proc.pid in workers else "ray"] += used
     return out
 
 

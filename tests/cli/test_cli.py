@@ -71,6 +71,11 @@ def test_checkpoint_every_sets_how_often_checkpoint_files_are_written(
     capsys.readouterr()
     assert _run([*base, "--out", str(tmp_path / "bad"), "--checkpoint-every", "-1"]) == 2
     assert "checkpoint-every" in capsys.readouterr().err
+    # The CLI spells the library's default out (importing the run store would slow start-up).
+    from modelcollapse.cli.simulate import CHECKPOINT_EVERY_OPTION
+    from modelcollapse.loop.store import DEFAULT_CHECKPOINT_EVERY
+
+    assert CHECKPOINT_EVERY_OPTION.default == DEFAULT_CHECKPOINT_EVERY
     monkeypatch.setenv("COLUMNS", "200")  # rich shortens long option names in narrow help
     assert _run(["simulate", "--help"]) == 0
     assert "--checkpoint-every" in capsys.readouterr().out
