@@ -45,6 +45,12 @@ class Metrics:
     def last_generation(self) -> int:
         return int(self.generation.max())
 
+    def select(self, mask: np.ndarray) -> Metrics:
+        """The rows where ``mask`` is true."""
+        return Metrics(
+            self.generation[mask], self.replicate[mask], self.metric[mask], self.value[mask]
+        )
+
     def values(self, metric: str, generation: int) -> np.ndarray:
         """One metric at one generation, a value per replicate (in replicate order)."""
         return self.value[(self.metric == metric) & (self.generation == generation)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelcollapse.report.load import MetricRows
+from modelcollapse.loop.results import Metrics
 
 BAND_LOW, BAND_HIGH = 0.05, 0.95
 
@@ -40,7 +40,7 @@ class Band:
 
 
 def band(
-    rows: Sequence[MetricRows], metric: str, *, low: float = BAND_LOW, high: float = BAND_HIGH
+    rows: Sequence[Metrics], metric: str, *, low: float = BAND_LOW, high: float = BAND_HIGH
 ) -> Band | None:
     """The band of ``metric`` over the pooled replicates of ``rows`` (None when it is absent)."""
     if not 0 <= low < 0.5 < high <= 1:
@@ -69,6 +69,6 @@ def band(
     return Band(metric, uniq.astype(np.int64), out[1], out[0], out[2], n, (stop - start) - n)
 
 
-def metric_names(rows: Sequence[MetricRows]) -> list[str]:
+def metric_names(rows: Sequence[Metrics]) -> list[str]:
     """Metric names over ``rows``, in first-seen order."""
     return list(dict.fromkeys(name for r in rows for name in r.names))

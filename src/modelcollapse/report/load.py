@@ -35,6 +35,7 @@ import yaml
 
 from modelcollapse.errors import DataError, InvalidParameterError
 from modelcollapse.loop.config import ExperimentConfig, parse_config
+from modelcollapse.loop.results import Metrics
 from modelcollapse.loop.store import flatten_dict
 
 SourceKind = Literal["run", "sweep", "runs", "measure"]
@@ -51,30 +52,6 @@ SOURCE_DATA_KIND = {
 }
 
 
-@dataclass(frozen=True)
-class MetricRows:
-    """Long-format metric values: one entry per (generation, replicate, metric)."""
-
-    generation: np.ndarray  # int64
-    replicate: np.ndarray  # int64
-    metric: np.ndarray  # object (str)
-    value: np.ndarray  # float64, may hold NaN or inf
-
-    @property
-    def names(self) -> list[str]:
-        """Metric names in first-seen order."""
-        return list(dict.fromkeys(self.metric.tolist()))
-
-    @property
-    def last_generation(self) -> int:
-        return int(self.generation.max())
-
-    def select(self, mask: np.ndarray) -> MetricRows:
-        return MetricRows(
-            self.generation[mask], self.replicate[mask], self.metric[mask], self.value[mask]
-        )
-
-
 @dataclass
 class RunData:
     """One run directory, read."""
@@ -84,7 +61,7 @@ class RunData:
     config: ExperimentConfig | None
     config_text: str | None
     summary: dict[str, Any] | None
-    metrics: MetricRows
+    metrics: Metrics
     keys: dict[str, Any] = field(default_factory=dict)  # swept values (sweeps only)
 
     @property
@@ -216,7 +193,7 @@ def read_table(path: Path, what: str) -> pa.Table:
         raise DataError(f"expected a Parquet file of {what}, got: {exc}", path=str(path)) from None
 
 
-def metric_rows(table: pa.Table, path: Path) -> MetricRows:
+def metric_rows(table: pa.Table, path: Path) -> Metrics:
     """Validate the long-format columns of a metrics table and return them as arrays."""
     missing = [c for c in METRIC_COLUMNS if c not in table.column_names]
     if missing:
@@ -257,7 +234,7 @@ def metric_rows(table: pa.Table, path: Path) -> MetricRows:
     # A handful of names over up to millions of rows: decode each name once.
     enc = metric.combine_chunks().dictionary_encode()
     names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
-    rows = MetricRows(
+    rows = Metrics(
         cols["generation"], cols["replicate"], names[enc.indices.to_numpy(zero_copy_only=False)],
         cols["value"],
     )  # fmt: skip
@@ -271,7 +248,7 @@ def metric_rows(table: pa.Table, path: Path) -> MetricRows:
 
 # -- runs -----------------------------------------------------------------------------------------
 def load_run(
-    path: str | Path, *, metrics: MetricRows | None = None, run_id: str | None = None
+    path: str | Path, *, metrics: Metrics | None = None, run_id: str | None = None
 ) -> tuple[RunData, list[str]]:
     """Read one run directory; returns the run and notes about what is missing.
 
