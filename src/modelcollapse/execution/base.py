@@ -16,6 +16,7 @@ Executors:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, Self, TypeVar, runtime_checkable
 
@@ -141,3 +142,22 @@ def raise_task_cause(exc: BaseException) -> None:
         raise DataError(cause.reason, path=cause.path, line=cause.line) from exc
     if cause is not None:
         raise type(cause)(str(cause)) from exc
+
+
+@contextlib.contextmanager
+def executor_in_use(
+    executor: Executor | str, *, workers: int | None = None, address: str | None = None
+) -> Iterator[Executor]:
+    """``executor`` itself (left open for its owner), or the executor it names
+    (:func:`get_executor`, closed when the block ends). A failed task's user error is raised as
+    the caller's own (:func:`raise_task_cause`)."""
+    own = isinstance(executor, str)
+    ex: Executor = get_executor(executor, workers=workers, address=address) if own else executor  # type: ignore[arg-type]
+    try:
+        yield ex
+    except ModelCollapseError as exc:
+        raise_task_cause(exc)
+        raise
+    finally:
+        if own:
+            ex.close()

@@ -56,7 +56,7 @@ from modelcollapse.errors import (
     InvalidParameterError,
     ModelCollapseError,
 )
-from modelcollapse.execution.base import raise_task_cause
+from modelcollapse.execution.base import executor_in_use
 from modelcollapse.guard.filter_plan import FilterPlan, load_watermark_tokenizer
 from modelcollapse.guard.filter_resume import (
     done_record_path,
@@ -382,7 +382,6 @@ def filter_shards(
         res = filter_shards("crawl/", plan, "kept/", "excluded/", resume=True)
         res.n_skipped  # shards finished before the kill, not redone
     """
-    from modelcollapse.execution.base import get_executor
     from modelcollapse.measure.sharded import expand_shards
     from modelcollapse.progress import progress_bar
 
@@ -434,21 +433,13 @@ def filter_shards(
             )
         )
     if tasks:
-        own = isinstance(executor, str)
-        ex: Executor = (
-            get_executor(executor, workers=workers, address=address) if own else executor  # type: ignore[assignment]
-        )
-        try:
-            with progress_bar(progress, len(tasks), "guard filter (shards)", stderr=True) as adv:
-                for index, result in ex.map(filter_shard, tasks):
-                    results[todo[index]] = result
-                    adv()
-        except ModelCollapseError as exc:
-            raise_task_cause(exc)
-            raise
-        finally:
-            if own:
-                ex.close()
+        with (
+            executor_in_use(executor, workers=workers, address=address) as ex,
+            progress_bar(progress, len(tasks), "guard filter (shards)", stderr=True) as adv,
+        ):
+            for index, result in ex.map(filter_shard, tasks):
+                results[todo[index]] = result
+                adv()
     done = [r for r in results if r is not None]
     assert len(done) == len(shards), "every shard reports once"
     stats = PipelineStats.merged([r.stats for r in done], output_path=out, exclusions_path=excl)

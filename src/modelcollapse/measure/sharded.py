@@ -48,8 +48,8 @@ import numpy as np
 from modelcollapse.data.quarantine import Quarantine, check_on_error
 from modelcollapse.data.records import SUFFIXES, detect_format, require_file
 from modelcollapse.data.tokenize import Tokenizer
-from modelcollapse.errors import DataError, InvalidParameterError, ModelCollapseError
-from modelcollapse.execution.base import Executor, get_executor, raise_task_cause
+from modelcollapse.errors import DataError, InvalidParameterError
+from modelcollapse.execution.base import Executor, executor_in_use
 from modelcollapse.measure.files import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_RECORDS,
@@ -312,9 +312,7 @@ def measure_shards(
     streams = Streams(kind, list(streamed), tokenizer=tokenizer)
     results: list[ShardResult] = []
     pending: dict[int, ShardResult] = {}
-    own = isinstance(executor, str)
-    ex: Executor = get_executor(executor, workers=workers, address=address) if own else executor  # type: ignore[arg-type]
-    try:
+    with executor_in_use(executor, workers=workers, address=address) as ex:
         for index, shard in ex.map(measure_shard, tasks):
             pending[index] = shard
             while len(results) in pending:  # merge in shard order, as soon as possible
@@ -324,12 +322,6 @@ def measure_shards(
                 done.streams = None  # type: ignore[assignment]  # free the states now
                 done.sample = None
                 results.append(done)
-    except ModelCollapseError as exc:
-        raise_task_cause(exc)
-        raise
-    finally:
-        if own:
-            ex.close()
     ref_results, cand_results = results[: len(ref_shards)], results[len(ref_shards) :]
     ref, cand = merges["reference"], merges["candidate"]
     _check_side(ref, reference, ref_shards, ref_results)
